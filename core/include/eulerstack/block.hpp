@@ -1,0 +1,89 @@
+#pragma once
+// What a plugin tells core about one block type. Torch-free: the module
+// factories are declared against forward-declared interfaces, so code that only
+// validates or explains specs never includes a torch header.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eulerstack/param_schema.hpp"
+
+namespace eulerstack {
+
+// The four interfaces of the design card. Adding one is an ABI change.
+enum class BlockKind { Mixer, Ffn, Router, Positional };
+constexpr BlockKind kAllBlockKinds[] = {BlockKind::Mixer, BlockKind::Ffn, BlockKind::Router,
+                                        BlockKind::Positional};
+
+const char* to_string(BlockKind kind);  // "mixer", "ffn", "router", "positional"
+
+// The resolved configuration of one block instance, as the front end hands it
+// to a plugin: the model section (dims, vocab, ...) and the block's own
+// parameters with every default filled in.
+struct BlockContext {
+  Json model;    // the normalized `model` mapping (d_model, n_heads, vocab_size, ...)
+  Json params;   // this block's parameters, schema-validated, every default filled
+  int layer_index = -1;  // -1 for blocks outside the layer stack
+
+  std::int64_t model_int(const char* key) const { return model.at(key).get<std::int64_t>(); }
+  template <class T>
+  T param(const char* key) const { return params.at(key).get<T>(); }
+  bool is_set(const char* key) const {
+    auto it = params.find(key);
+    return it != params.end() && !it->is_null();
+  }
+};
+
+// A problem a plugin's cross-field check found; core adds file:line.
+struct BlockIssue {
+  std::string param;    // dotted path relative to the block, "" for the block itself
+  std::string message;  // what is wrong
+  std::string fix;      // how to fix it
+};
+
+using CrossCheck = std::function<std::vector<BlockIssue>(const BlockContext&)>;
+using ParamCounter = std::function<std::int64_t(const BlockContext&)>;
+
+// Everything about a block that does not need torch.
+struct BlockSchema {
+  std::string name;        // the YAML name: `mixer.type: <name>`, `ffn.type: <name>` ...
+  std::string summary;     // one line for listings
+  // Where the block's parameters live in YAML: `params` go in a sub-mapping
+  // named config_key beside `type` (mixers: `attention: {...}`) or, when
+  // config_key is empty, inline beside `type` (embedding `rope_theta`);
+  // `inline_params` always sit beside `type` (moe's `activation`, `bias`).
+  // BlockContext::params holds both.
+  std::string config_key;
+  std::vector<ParamSpec> params;
+  std::vector<ParamSpec> inline_params;
+  // Named features the front end asks about without knowing the block, e.g.
+  // which `state` flags a mixer keeps ("kv_cache", "ssm_state").
+  std::map<std::string, bool> capabilities;
+  CrossCheck cross_check;     // optional
+  ParamCounter count_params;  // exact trainable parameter count of one instance
+};
+
+class MixerModule;
+class FfnModule;
+class RouterModule;
+class PositionalModule;
+
+template <class Module>
+using ModuleFactory = std::function<std::shared_ptr<Module>(const BlockContext&)>;
+
+template <class Module>
+struct BlockDefinition {
+  BlockSchema schema;
+  ModuleFactory<Module> make;  // the LibTorch module (runtime)
+};
+
+using MixerDefinition = BlockDefinition<MixerModule>;
+using FfnDefinition = BlockDefinition<FfnModule>;
+using RouterDefinition = BlockDefinition<RouterModule>;
+using PositionalDefinition = BlockDefinition<PositionalModule>;
+
+}  // namespace eulerstack

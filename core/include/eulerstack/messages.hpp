@@ -1,0 +1,34 @@
+#pragma once
+// Message catalogs (core/i18n/<lang>.json, compiled into the library) and the
+// rendering of diagnostics in the three-line form:
+//   <file>:<line>:<col>: <Category>: <what>
+//   Fix: <how>
+//   See: <where in the docs>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eulerstack/diagnostics.hpp"
+
+namespace eulerstack {
+
+const std::vector<std::string>& supported_languages();  // en, ko, zh, ja, es
+
+// --lang if given, else EULERSTACK_LANG, else the locale (LC_ALL, LC_MESSAGES,
+// LANG), else English. An unsupported --lang is a usage error (thrown).
+std::string resolve_language(const std::optional<std::string>& flag);
+
+// One field ("msg", "fix" or "see") of a message, formatted with `args`;
+// falls back to English when a language lacks the id. Unknown ids render as
+// the id itself so a missing translation never hides an error.
+std::string message_text(std::string_view lang, std::string_view id, std::string_view field,
+                         const MessageArgs& args = {});
+
+bool message_has(std::string_view lang, std::string_view id, std::string_view field);
+std::vector<std::string> message_ids(std::string_view lang);
+
+std::string render(const Diagnostic& diagnostic, std::string_view lang);
+
+}  // namespace eulerstack

@@ -1,0 +1,87 @@
+// Softmax attention: MHA / GQA / MQA (heads from the `model` section),
+// sliding-window and dilated masks, and MLA (a shared K/V latent).
+//
+// Weights (safetensors names under `mixer.`):
+//   q_proj [H*hd, d]   k_proj, v_proj [KV*hd, d]   o_proj [d, H*hd]
+//   MLA instead of k_proj/v_proj: kv_down_proj [L, d], k_up_proj, v_up_proj [KV*hd, L]
+//   q/k/v (or q/k_up/v_up) carry biases when qkv_bias is true; o_proj never does.
+
+#include <cstdint>
+
+#include "eulerstack/plugin.hpp"
+
+namespace {
+
+using eulerstack::BlockContext;
+using eulerstack::BlockIssue;
+namespace param = eulerstack::param;
+
+std::int64_t count_attention(const BlockContext& ctx) {
+  const std::int64_t d = ctx.model_int("d_model");
+  const std::int64_t heads = ctx.model_int("n_heads");
+  const std::int64_t kv_heads = ctx.model_int("n_kv_heads");
+  const std::int64_t head_dim = d / heads;
+  const std::int64_t q_width = heads * head_dim;
+  const std::int64_t kv_width = kv_heads * head_dim;
+  const bool bias = ctx.param<bool>("qkv_bias");
+
+  std::int64_t total = d * q_width + q_width * d;  // q_proj, o_proj
+  if (ctx.is_set("latent_dim")) {
+    const std::int64_t latent = ctx.param<std::int64_t>("latent_dim");
+    total += d * latent + 2 * latent * kv_width;  // kv_down_proj, k_up_proj, v_up_proj
+  } else {
+    total += 2 * d * kv_width;  // k_proj, v_proj
+  }
+  if (bias) total += q_width + 2 * kv_width;
+  return total;
+}
+
+std::vector<BlockIssue> check_attention(const BlockContext& ctx) {
+  std::vector<BlockIssue> issues;
+  const std::int64_t d = ctx.model_int("d_model");
+  if (ctx.is_set("latent_dim")) {
+    const auto latent = ctx.param<std::int64_t>("latent_dim");
+    if (latent >= d)
+      issues.push_back({"latent_dim",
+                        "MLA latent_dim " + std::to_string(latent) + " must be smaller than d_model " +
+                            std::to_string(d) + " (0 < latent_dim < d_model)",
+                        "Use a latent about d_model/2, e.g. latent_dim: " + std::to_string(d / 2) + "."});
+  }
+  const auto mode = ctx.param<std::string>("window_mode");
+  if ((mode == "dilated" || mode == "nsa") && !ctx.is_set("window"))
+    issues.push_back({"window_mode", "window_mode '" + mode + "' needs a window",
+                      "Set attention.window (e.g. 4096) or use window_mode: standard."});
+  if (ctx.is_set("window_dilation") && mode != "dilated" && mode != "nsa")
+    issues.push_back({"window_dilation", "window_dilation only applies to window_mode dilated or nsa",
+                      "Remove window_dilation or set window_mode: dilated."});
+  return issues;
+}
+
+void register_blocks(eulerstack::Registrar& registry) {
+  eulerstack::MixerDefinition attention;
+  auto& s = attention.schema;
+  s.name = "attention";
+  s.config_key = "attention";
+  s.summary = "causal softmax attention: MHA/GQA/MQA from model.n_kv_heads, sliding window, MLA";
+  s.capabilities = {{"kv_cache", true}, {"ssm_state", false}, {"positional", true}};
+  s.params = {
+      param::boolean("qkv_bias", false).describe("add biases to the query, key and value projections (GPT-2 style)"),
+      param::number("attn_drop", 0.0).range(0.0, 1.0).describe("dropout on the attention probabilities while training"),
+      param::integer("window", std::nullopt).at_least(1).or_null().describe(
+          "sliding window in tokens: each query sees the last `window` keys; null = global attention"),
+      param::choice("window_mode", {"standard", "sliding", "dilated", "nsa"}, "standard")
+          .describe("mask inside the window: dense (standard/sliding), every k-th key (dilated), or window plus strided distant keys (nsa)"),
+      param::integer("window_dilation", std::nullopt).at_least(1).or_null().describe(
+          "stride k of the dilated / nsa patterns (default 1 for dilated, 4 for nsa)"),
+      param::integer("latent_dim", std::nullopt).above(0).or_null().describe(
+          "MLA: keys and values are up-projected from one shared latent of this size; null = plain projections"),
+  };
+  s.count_params = count_attention;
+  s.cross_check = check_attention;
+  registry.add(std::move(attention));
+}
+
+}  // namespace
+
+EULERSTACK_PLUGIN("attention", "0.1.0", "core", "Causal softmax attention (MHA, GQA, MQA, sliding window, MLA)",
+                  register_blocks)
