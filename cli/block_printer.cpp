@@ -1,0 +1,72 @@
+#include "block_printer.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace eulerstack::cli {
+namespace {
+
+void print_params(const std::vector<ParamSpec>& params, const std::string& indent, std::ostream& out) {
+  std::size_t width = 0;
+  for (const auto& p : params) width = std::max(width, p.name.size());
+  for (const auto& p : params) {
+    out << fmt::format("{}{:<{}}  {}\n", indent, p.name, width, describe_constraints(p));
+    out << fmt::format("{}{:<{}}  {}\n", indent, "", width, p.doc);
+    if (!p.fields.empty()) print_params(p.fields, indent + "    ", out);
+  }
+}
+
+}  // namespace
+
+std::string yaml_location(const BlockEntry& block) {
+  const std::string& key = block.schema->config_key;
+  switch (block.kind) {
+    case BlockKind::Mixer: return "layer_templates.<name>.mixer" + (key.empty() ? "" : "." + key);
+    case BlockKind::Ffn: return "layer_templates.<name>.ffn" + (key.empty() ? "" : "." + key);
+    case BlockKind::Positional: return "embedding";
+    case BlockKind::Router: return "the mapping whose parameter names this router";
+  }
+  return "";
+}
+
+void print_block(const Session& session, const BlockEntry& block, std::ostream& out) {
+  const auto& s = *block.schema;
+  out << fmt::format("{} {}: {}\n", to_string(block.kind), s.name, s.summary);
+  out << "  " << session.text("plugins.provided_by", {{"plugin", block.plugin->name}, {"version", block.plugin->version},
+                                                     {"file", block.plugin->file.string()}})
+      << "\n";
+  if (s.params.empty() && s.inline_params.empty()) {
+    out << "  " << session.text("plugins.no_parameters") << "\n\n";
+    return;
+  }
+  if (!s.params.empty()) {
+    out << "  " << session.text("plugins.parameters", {{"where", yaml_location(block)}}) << "\n";
+    print_params(s.params, "    ", out);
+  }
+  if (!s.inline_params.empty()) {
+    std::string where = yaml_location(block);
+    if (!s.config_key.empty()) where = where.substr(0, where.rfind('.'));  // beside `type`, not in the sub-mapping
+    out << "  " << session.text("plugins.parameters", {{"where", where}}) << "\n";
+    print_params(s.inline_params, "    ", out);
+  }
+  out << "\n";
+}
+
+Json block_json(const BlockEntry& block) {
+  const auto& s = *block.schema;
+  Json caps = Json::object();
+  for (const auto& [name, value] : s.capabilities) caps[name] = value;
+  return {{"kind", to_string(block.kind)},
+          {"name", s.name},
+          {"summary", s.summary},
+          {"plugin", block.plugin->name},
+          {"plugin_version", block.plugin->version},
+          {"yaml", yaml_location(block)},
+          {"config_key", s.config_key},
+          {"params", to_json(s.params)},
+          {"inline_params", to_json(s.inline_params)},
+          {"capabilities", caps}};
+}
+
+}  // namespace eulerstack::cli

@@ -1,0 +1,40 @@
+#pragma once
+// The subcommand table and the option handling they share.
+
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "session.hpp"
+
+namespace eulerstack::cli {
+
+using Args = std::vector<std::string>;  // the arguments after the command name
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args, GlobalOptions globals);
+};
+
+const std::vector<Command>& commands();
+
+// Adds --lang, --plugin-dir and --help, accepted after the command name too.
+void add_global_options(cxxopts::Options& options);
+
+// Parses `args` for a command. Merges global options into `globals`. Returns
+// false after printing help (the command should exit 0). Throws Error(UsageError).
+bool parse_command_line(cxxopts::Options& options, const Args& args, GlobalOptions& globals,
+                        cxxopts::ParseResult& result);
+
+// Prints a thrown Error in the requested language (English when the language
+// itself is what was wrong) and maps it to an exit code.
+int report(const GlobalOptions& globals, const Error& error);
+
+// Command entry points (one file each under commands/).
+int run_plugins(const Args& args, GlobalOptions globals);
+int run_schema(const Args& args, GlobalOptions globals);
+int run_presets(const Args& args, GlobalOptions globals);
+
+}  // namespace eulerstack::cli

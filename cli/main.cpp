@@ -1,0 +1,73 @@
+// eulerstack: validate, explain and compile LLM architecture specs.
+// Global options may come before or after the command name.
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "command.hpp"
+#include "eulerstack/messages.hpp"
+#include "eulerstack/version.hpp"
+#include "exit_codes.hpp"
+
+using namespace eulerstack;
+using namespace eulerstack::cli;
+
+namespace {
+
+bool takes_value(const std::string& arg) { return arg == "--lang" || arg == "--plugin-dir"; }
+
+void print_help() {
+  std::cout << "eulerstack " EULERSTACK_VERSION " - an architecture description language for LLMs\n\n"
+               "Usage: eulerstack [--lang LANG] [--plugin-dir DIR]... COMMAND [OPTIONS]\n\nCommands:\n";
+  for (const auto& c : commands()) std::cout << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+  std::cout << "\nRun 'eulerstack COMMAND --help' for a command's options.\n"
+               "Exit codes: 0 success, 1 invalid spec, 2 usage error, 3 plugin error, 4 I/O error, 5 internal error.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args(argv + 1, argv + argc);
+  std::size_t at = 0;
+  while (at < args.size() && !args[at].empty() && args[at][0] == '-') at += takes_value(args[at]) ? 2 : 1;
+
+  GlobalOptions globals;
+  Args before(args.begin(), args.begin() + static_cast<long>(std::min(at, args.size())));
+  cxxopts::Options options("eulerstack", "");
+  add_global_options(options);
+  options.add_options()("version", "print the version");
+  try {
+    cxxopts::ParseResult parsed;
+    std::vector<const char*> raw{"eulerstack"};
+    for (const auto& a : before) raw.push_back(a.c_str());
+    try {
+      parsed = options.parse(static_cast<int>(raw.size()), raw.data());
+    } catch (const cxxopts::exceptions::exception& e) {
+      throw Error(make_error("UsageError", "cli.usage", {{"reason", e.what()}, {"command", ""}}));
+    }
+    if (parsed.count("lang")) globals.lang = parsed["lang"].as<std::string>();
+    if (parsed.count("plugin-dir"))
+      for (const auto& d : parsed["plugin-dir"].as<std::vector<std::string>>()) globals.plugin_dirs.emplace_back(d);
+    if (parsed.count("version")) {
+      std::cout << "eulerstack " EULERSTACK_VERSION "\n";
+      return kSuccess;
+    }
+    if (at >= args.size()) {
+      print_help();
+      return parsed.count("help") ? kSuccess : kUsageError;
+    }
+    const std::string name = args[at];
+    for (const auto& command : commands()) {
+      if (name == command.name) return command.run(Args(args.begin() + static_cast<long>(at) + 1, args.end()), globals);
+    }
+    std::string names;
+    for (const auto& c : commands()) names += (names.empty() ? "" : ", ") + std::string(c.name);
+    throw Error(make_error("UsageError", "cli.unknown_command", {{"command", name}, {"commands", names}}));
+  } catch (const Error& e) {
+    return report(globals, e);
+  } catch (const std::exception& e) {
+    std::cerr << "InternalError: " << e.what() << "\n";
+    return kInternalError;
+  }
+}

@@ -1,0 +1,93 @@
+// Mamba selective state-space mixers: Mamba2 (SSD, multi-head, grouped B/C)
+// and Mamba1 (per-channel selective scan).
+//
+// Weights under `mixer.` follow the HF Mamba / Mamba2 layouts:
+//   mamba2: in_proj [2*di + 2*g*N + h, d]  conv1d [di + 2*g*N, 1, K] + bias
+//           dt_bias [h]  A_log [h]  D [h]  norm.weight [di]  out_proj [d, di]
+//   mamba1: in_proj [2*di, d]  conv1d [di, 1, K] + bias  x_proj [r + 2*N, di]
+//           dt_proj [di, r] + bias  A_log [di, N]  D [di]  out_proj [d, di]
+// with di = expand*d, h = di/head_dim, g = n_groups, N = d_state, K = d_conv,
+// r = ceil(d/16).
+
+#include <cstdint>
+
+#include "eulerstack/plugin.hpp"
+
+namespace {
+
+using eulerstack::BlockContext;
+using eulerstack::BlockIssue;
+namespace param = eulerstack::param;
+
+std::int64_t count_mamba(const BlockContext& ctx) {
+  const std::int64_t d = ctx.model_int("d_model");
+  const std::int64_t inner = ctx.param<std::int64_t>("expand") * d;
+  const std::int64_t state = ctx.param<std::int64_t>("d_state");
+  const std::int64_t conv = ctx.param<std::int64_t>("d_conv");
+  if (ctx.param<std::string>("variant") == "mamba1") {
+    const std::int64_t rank = (d + 15) / 16;
+    return d * 2 * inner                  // in_proj
+           + inner * conv + inner         // conv1d
+           + inner * (rank + 2 * state)   // x_proj
+           + rank * inner + inner         // dt_proj
+           + inner * state + inner        // A_log, D
+           + inner * d;                   // out_proj
+  }
+  const std::int64_t heads = inner / ctx.param<std::int64_t>("head_dim");
+  const std::int64_t groups = ctx.param<std::int64_t>("n_groups");
+  const std::int64_t conv_dim = inner + 2 * groups * state;
+  return d * (2 * inner + 2 * groups * state + heads)  // in_proj
+         + conv_dim * conv + conv_dim                  // conv1d
+         + 3 * heads                                   // dt_bias, A_log, D
+         + inner                                       // gated RMSNorm
+         + inner * d;                                  // out_proj
+}
+
+std::vector<BlockIssue> check_mamba(const BlockContext& ctx) {
+  std::vector<BlockIssue> issues;
+  if (ctx.param<std::string>("variant") != "mamba2") return issues;
+  const std::int64_t inner = ctx.param<std::int64_t>("expand") * ctx.model_int("d_model");
+  const auto head_dim = ctx.param<std::int64_t>("head_dim");
+  if (inner % head_dim != 0) {
+    issues.push_back({"head_dim",
+                      "expand*d_model = " + std::to_string(inner) + " is not divisible by head_dim " +
+                          std::to_string(head_dim),
+                      "Choose a head_dim that divides expand*d_model (64 is the usual value)."});
+    return issues;
+  }
+  const std::int64_t heads = inner / head_dim;
+  const auto groups = ctx.param<std::int64_t>("n_groups");
+  if (heads % groups != 0)
+    issues.push_back({"n_groups",
+                      "the " + std::to_string(heads) + " SSM heads cannot be split into " + std::to_string(groups) +
+                          " groups",
+                      "Use an n_groups that divides expand*d_model/head_dim (1 shares B and C across all heads)."});
+  return issues;
+}
+
+void register_blocks(eulerstack::Registrar& registry) {
+  eulerstack::MixerDefinition mamba;
+  auto& s = mamba.schema;
+  s.name = "mamba";
+  s.config_key = "mamba";
+  s.summary = "selective state-space mixer: Mamba2 (chunked SSD) or Mamba1, O(N) with a fixed-size state";
+  s.capabilities = {{"kv_cache", false}, {"ssm_state", true}, {"positional", false}};
+  s.params = {
+      param::choice("variant", {"mamba1", "mamba2"}, "mamba2").describe(
+          "mamba2: multi-head SSD with scalar decay per head; mamba1: per-channel selective scan"),
+      param::integer("d_state", 64).range(1, 1024).describe("state size N per head (mamba2) or per channel (mamba1)"),
+      param::integer("d_conv", 4).range(1, 64).describe("width of the depthwise causal convolution before the SSM"),
+      param::integer("expand", 2).range(1, 16).describe("inner width as a multiple of d_model"),
+      param::integer("head_dim", 64).range(1, 4096).describe("mamba2: channels per SSM head (inner width / head_dim heads)"),
+      param::integer("n_groups", 1).range(1, 1024).describe("mamba2: groups sharing one B and C projection"),
+      param::integer("chunk_size", 256).range(1, 65536).describe(
+          "mamba2: chunk length of the SSD prefill algorithm (changes speed, not results)"),
+  };
+  s.count_params = count_mamba;
+  s.cross_check = check_mamba;
+  registry.add(std::move(mamba));
+}
+
+}  // namespace
+
+EULERSTACK_PLUGIN("mamba", "0.1.0", "core", "Mamba2 (SSD) and Mamba1 selective state-space mixers", register_blocks)

@@ -1,0 +1,58 @@
+// RetNet multi-scale retention: a fixed per-head exponential decay instead of
+// softmax, with parallel, chunkwise and recurrent forms of one computation.
+//
+// Weights under `mixer.`: q_proj, k_proj [d, d]; v_proj, g_proj [v*d, d];
+// o_proj [d, v*d] (v = value_factor), no biases. The per-head group norm has
+// no affine weights and the decays are fixed, so neither adds parameters.
+// Heads come from model.n_heads.
+
+#include <cstdint>
+
+#include "eulerstack/plugin.hpp"
+
+namespace {
+
+using eulerstack::BlockContext;
+using eulerstack::BlockIssue;
+namespace param = eulerstack::param;
+
+std::int64_t count_retnet(const BlockContext& ctx) {
+  const std::int64_t d = ctx.model_int("d_model");
+  const std::int64_t value = ctx.param<std::int64_t>("value_factor") * d;
+  return 2 * d * d       // q_proj, k_proj
+         + 2 * d * value  // v_proj, g_proj
+         + value * d;     // o_proj
+}
+
+std::vector<BlockIssue> check_retnet(const BlockContext& ctx) {
+  std::vector<BlockIssue> issues;
+  const std::int64_t head_dim = ctx.model_int("d_model") / ctx.model_int("n_heads");
+  if (ctx.param<bool>("rope") && head_dim % 2 != 0)
+    issues.push_back({"rope", "rotation needs an even head dimension, got " + std::to_string(head_dim),
+                      "Choose d_model and n_heads so that d_model/n_heads is even, or set rope: false."});
+  return issues;
+}
+
+void register_blocks(eulerstack::Registrar& registry) {
+  eulerstack::MixerDefinition retnet;
+  auto& s = retnet.schema;
+  s.name = "retnet";
+  s.config_key = "retnet";
+  s.summary = "multi-scale retention (RetNet): per-head decay, parallel/chunkwise training, O(1) decoding";
+  s.capabilities = {{"kv_cache", true}, {"ssm_state", false}, {"positional", true}};
+  s.params = {
+      param::boolean("chunkwise", true).describe(
+          "use the chunkwise form for long prefill (parallel inside a chunk, recurrent across chunks)"),
+      param::integer("chunk_size", 64).range(1, 65536).describe("chunk length of the chunkwise form"),
+      param::boolean("rope", true).describe("rotate queries and keys by position (xPos-style relative position)"),
+      param::integer("value_factor", 1).range(1, 4).describe(
+          "value and gate width as a multiple of d_model (the RetNet paper uses 2)"),
+  };
+  s.count_params = count_retnet;
+  s.cross_check = check_retnet;
+  registry.add(std::move(retnet));
+}
+
+}  // namespace
+
+EULERSTACK_PLUGIN("retnet", "0.1.0", "core", "RetNet multi-scale retention mixer", register_blocks)

@@ -1,0 +1,122 @@
+// Mixture of experts as an FFN block, plus the routers it selects by name
+// through the router interface.
+//
+// Weights under `ffn.`: experts.<i>.{gate_proj, up_proj, down_proj} (or
+// {up_proj, down_proj} with expert_type: mlp), shared_experts.<i>.{...} with
+// the same shape, and the router's `router.weight [E, d]`. Every expert uses
+// the block's activation and the model's mlp_ratio * d_model hidden width.
+
+#include <cstdint>
+
+#include "eulerstack/plugin.hpp"
+
+namespace {
+
+using eulerstack::BlockContext;
+using eulerstack::BlockIssue;
+namespace param = eulerstack::param;
+
+std::int64_t count_expert(const BlockContext& ctx) {
+  const std::int64_t d = ctx.model_int("d_model");
+  const std::int64_t f = ctx.model_int("mlp_ratio") * d;
+  const bool bias = ctx.param<bool>("bias");
+  const std::int64_t matrices = ctx.param<std::string>("expert_type") == "gated_mlp" ? 3 : 2;
+  return matrices * d * f + (bias ? (matrices - 1) * f + d : 0);
+}
+
+std::int64_t count_moe(const BlockContext& ctx) {
+  const std::int64_t experts = ctx.param<std::int64_t>("experts") + ctx.param<std::int64_t>("shared_experts");
+  return experts * count_expert(ctx);  // the router counts its own weight
+}
+
+std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
+  std::vector<BlockIssue> issues;
+  const auto experts = ctx.param<std::int64_t>("experts");
+  const auto top_k = ctx.param<std::int64_t>("top_k");
+  if (top_k > experts)
+    issues.push_back({"top_k", "top_k " + std::to_string(top_k) + " exceeds the " + std::to_string(experts) + " experts",
+                      "Set top_k to at most experts (Mixtral routes 2 of 8)."});
+  const auto& routing = ctx.params.at("routing");
+  const bool hashed = routing.at("type") == "hash";
+  if (hashed && routing.at("hash_salt").is_null())
+    issues.push_back({"routing.hash_salt", "hash routing needs a hash_salt",
+                      "Provide a stable integer salt, e.g. hash_salt: 982451653."});
+  if (!hashed && !routing.at("hash_salt").is_null())
+    issues.push_back({"routing.hash_salt", "hash_salt only applies to routing.type: hash",
+                      "Remove hash_salt or set routing.type: hash."});
+  return issues;
+}
+
+// A top-k router: a linear scorer [E, d] plus a scoring function.
+eulerstack::RouterDefinition make_router(const char* name, const char* summary, bool normalize_default) {
+  eulerstack::RouterDefinition router;
+  auto& s = router.schema;
+  s.name = name;
+  s.summary = summary;
+  s.params = {
+      param::boolean("norm_topk_prob", normalize_default)
+          .describe("renormalise the selected experts' weights to sum to 1"),
+  };
+  s.count_params = [](const BlockContext& ctx) {
+    return ctx.model_int("d_model") * ctx.param<std::int64_t>("experts");
+  };
+  return router;
+}
+
+void register_blocks(eulerstack::Registrar& registry) {
+  eulerstack::FfnDefinition moe;
+  auto& s = moe.schema;
+  s.name = "moe";
+  s.config_key = "moe";
+  s.summary = "mixture of experts: a router sends each token to top_k of `experts` FFNs, plus optional shared experts";
+  s.inline_params = {
+      param::choice("activation", {"swiglu", "gelu", "relu"}, "gelu")
+          .describe("expert nonlinearity (gated experts: act(gate) * up)"),
+      param::boolean("bias", false).describe("add biases to the expert projections"),
+  };
+  s.params = {
+      param::integer("experts", std::nullopt).range(1, 65536).mandatory().describe("number of routed experts E"),
+      param::integer("top_k", std::nullopt).range(1, 65536).mandatory().describe("experts each token is sent to"),
+      param::text("router", "softmax").names_block("router").describe("router block that scores the experts"),
+      param::choice("expert_type", {"gated_mlp", "mlp"}, "gated_mlp").describe("FFN shape of every expert"),
+      param::number("z_loss", 0.0).at_least(0.0).describe("weight of the router z-loss (logit magnitude penalty)"),
+      param::number("capacity_factor", 1.0).above(0.0).describe(
+          "expert capacity as a multiple of the even share tokens*top_k/E"),
+      param::choice("capacity_drop_policy", {"overflow", "drop", "pad"}, "overflow")
+          .describe("over capacity: keep every token (overflow), drop the extra tokens, or pad to capacity"),
+      param::number("load_balance_coef", 0.01).at_least(0.0).describe(
+          "weight of the Switch/Mixtral load-balancing loss; 0 = aux-loss-free"),
+      param::number("router_init_std", std::nullopt).above(0.0).or_null().describe(
+          "init std of the router weight; null = the model's init"),
+      param::number("router_jitter", 0.0).at_least(0.0).describe("multiplicative noise on router inputs while training"),
+      param::object("bias_correction",
+                    {param::boolean("enabled", false).describe("DeepSeek-V3 aux-loss-free per-expert score bias"),
+                     param::number("update_rate", 1e-3).at_least(0.0).describe("bias update step per batch"),
+                     param::number("target_imbalance", 0.0).at_least(0.0).describe("tolerated load imbalance")})
+          .describe("aux-loss-free balancing by a per-expert bias on the routing scores"),
+      param::choice("affinity", {"softmax", "sigmoid", "sqrt_softplus"}, "softmax")
+          .describe("score function of the routing affinities"),
+      param::integer("shared_experts", 0).range(0, 1024).describe("always-on experts added to every token"),
+      param::object("routing",
+                    {param::choice("type", {"learned", "hash"}, "learned")
+                         .describe("learned router, or a fixed hash of the token id"),
+                     param::integer("hash_salt", std::nullopt).or_null().describe("salt of the hash routing")})
+          .describe("how tokens are assigned to experts"),
+      param::object("balance",
+                    {param::number("sequence_aux_coef", 0.0).at_least(0.0).describe(
+                         "weight of the per-sequence balance loss"),
+                     param::integer("group_limit", std::nullopt).at_least(1).or_null().describe(
+                         "node-limited routing: expert groups per token")})
+          .describe("extra balancing losses and limits"),
+  };
+  s.count_params = count_moe;
+  s.cross_check = check_moe;
+  registry.add(std::move(moe));
+
+  registry.add(make_router("softmax", "top-k over softmax(router logits) (Switch, Mixtral)", true));
+  registry.add(make_router("sigmoid", "top-k over sigmoid(router logits) (DeepSeek-V3)", true));
+}
+
+}  // namespace
+
+EULERSTACK_PLUGIN("moe", "0.1.0", "core", "Mixture-of-experts FFN with top-k routers", register_blocks)

@@ -1,0 +1,98 @@
+import json
+
+from conftest import BUILD, clean_env
+
+EXPECTED_BLOCKS = {
+    "attention": {("mixer", "attention")},
+    "mamba": {("mixer", "mamba")},
+    "retnet": {("mixer", "retnet")},
+    "ffn": {("ffn", "mlp"), ("ffn", "gated_mlp")},
+    "moe": {("ffn", "moe"), ("router", "softmax"), ("router", "sigmoid")},
+    "positional": {("positional", "rope"), ("positional", "alibi"), ("positional", "learned"), ("positional", "none")},
+}
+
+
+def test_build_tree_plugins_found_without_environment(cli, tmp_path):
+    # From an unrelated working directory, with no EULERSTACK_* variable set.
+    result = cli("plugins", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["failures"] == []
+    plugins = {p["name"]: p for p in listing["plugins"]}
+    assert set(plugins) == set(EXPECTED_BLOCKS)
+    assert len({p["file"] for p in plugins.values()}) == 6, "each plugin is its own shared module"
+    for name, blocks in EXPECTED_BLOCKS.items():
+        assert {(b["kind"], b["name"]) for b in plugins[name]["blocks"]} == blocks
+        assert plugins[name]["file"].startswith(str(BUILD / "plugins"))
+        assert plugins[name]["bundle"] == "core"
+    assert [d["origin"] for d in listing["search_path"]] == ["default"]
+
+
+def test_text_listing_names_every_plugin_and_the_search_path(cli):
+    result = cli("plugins")
+    assert result.returncode == 0, result.stderr
+    assert "6 plugins loaded" in result.stdout
+    for name in EXPECTED_BLOCKS:
+        assert f"  {name} 0.1.0 [core]" in result.stdout
+    assert f"{BUILD / 'plugins'} (default)" in result.stdout
+
+
+def test_paths_lists_search_order(cli, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    result = cli("--plugin-dir", first, "plugins", "--paths", "--json",
+                 env=clean_env(EULERSTACK_PLUGIN_PATH=second))
+    assert result.returncode == 0, result.stderr
+    dirs = json.loads(result.stdout)
+    assert [(d["dir"], d["origin"]) for d in dirs][:2] == [(str(first), "--plugin-dir"),
+                                                         (str(second), "EULERSTACK_PLUGIN_PATH")]
+    assert dirs[2]["origin"] == "default"
+
+
+def test_system_path_replaces_defaults(cli, tmp_path):
+    result = cli("plugins", "--json", env=clean_env(EULERSTACK_PLUGIN_SYSTEM_PATH=tmp_path))
+    listing = json.loads(result.stdout)
+    assert listing["plugins"] == []
+    assert [d["origin"] for d in listing["search_path"]] == ["EULERSTACK_PLUGIN_SYSTEM_PATH"]
+
+
+def test_missing_plugin_dir_is_reported(cli, tmp_path):
+    missing = tmp_path / "nowhere"
+    result = cli("plugins", "--plugin-dir", missing)
+    assert result.returncode == 3
+    assert f"plugin directory {missing} (from --plugin-dir) does not exist" in result.stderr
+    assert "6 plugins loaded" in result.stdout
+
+
+def test_info_prints_schema(cli):
+    result = cli("plugins", "info", "mamba")
+    assert result.returncode == 0, result.stderr
+    assert "layer_templates.<name>.mixer.mamba" in result.stdout
+    assert 'variant     enum {mamba1|mamba2}, default "mamba2"' in result.stdout
+    assert "d_state     int, default 64, range [1, 1024]" in result.stdout
+
+
+def test_info_json_for_a_block_and_kind_prefix(cli):
+    result = cli("plugins", "info", "router:softmax", "--json")
+    assert result.returncode == 0, result.stderr
+    (block,) = json.loads(result.stdout)
+    assert (block["kind"], block["name"], block["plugin"]) == ("router", "softmax", "moe")
+    assert block["params"][0]["name"] == "norm_topk_prob"
+
+
+def test_info_for_a_plugin_lists_all_its_blocks(cli):
+    info = json.loads(cli("plugins", "info", "moe", "--json").stdout)
+    assert info["plugin"] == "moe"
+    assert {b["name"] for b in info["blocks"]} == {"moe", "softmax", "sigmoid"}
+    moe = next(b for b in info["blocks"] if b["name"] == "moe")
+    assert [p["name"] for p in moe["inline_params"]] == ["activation", "bias"]
+    assert {p["name"]: p["required"] for p in moe["params"]}["experts"] is True
+
+
+def test_info_unknown_name_suggests(cli):
+    result = cli("plugins", "info", "atention")
+    assert result.returncode == 3
+    assert "no loaded plugin or block is named 'atention'" in result.stderr
+    assert "did you mean: attention\n" in result.stderr
+    assert result.stderr.count("Fix: ") == 1 and "See: " in result.stderr
