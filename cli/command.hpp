@@ -33,6 +33,9 @@ bool parse_command_line(cxxopts::Options& options, const Args& args, GlobalOptio
 int report(const GlobalOptions& globals, const Error& error);
 
 // Command entry points (one file each under commands/).
+int run_validate(const Args& args, GlobalOptions globals);
+int run_explain(const Args& args, GlobalOptions globals);
+int run_compile(const Args& args, GlobalOptions globals);
 int run_plugins(const Args& args, GlobalOptions globals);
 int run_schema(const Args& args, GlobalOptions globals);
 int run_presets(const Args& args, GlobalOptions globals);

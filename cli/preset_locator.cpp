@@ -60,7 +60,7 @@ std::vector<PresetInfo> list_presets() {
 
 std::optional<fs::path> resolve_preset(const std::string& name_or_path) {
   std::error_code ec;
-  if (fs::is_regular_file(name_or_path, ec)) return fs::path(name_or_path);
+  if (fs::exists(name_or_path, ec)) return fs::path(name_or_path);  // loading reports what is wrong with it
   std::string stem = fs::path(name_or_path).stem().string();
   if (name_or_path.find('/') != std::string::npos) return std::nullopt;
   for (const auto& preset : list_presets())

@@ -16,6 +16,7 @@ const char* to_string(ParamType type) {
     case ParamType::Enum: return "enum";
     case ParamType::Object: return "object";
     case ParamType::FloatList: return "list[float]";
+    case ParamType::StringList: return "list[string]";
   }
   return "?";
 }
@@ -28,6 +29,7 @@ ParamSpec& ParamSpec::at_most(double hi) { max = hi; return *this; }
 ParamSpec& ParamSpec::or_null() { nullable = true; return *this; }
 ParamSpec& ParamSpec::mandatory() { required = true; return *this; }
 ParamSpec& ParamSpec::names_block(std::string kind) { refers_to = std::move(kind); return *this; }
+ParamSpec& ParamSpec::overridable() { per_layer = true; return *this; }
 
 namespace param {
 
@@ -66,6 +68,9 @@ ParamSpec object(std::string name, std::vector<ParamSpec> fields) {
 ParamSpec number_list(std::string name, std::vector<double> default_value) {
   return make(std::move(name), ParamType::FloatList, Json(default_value));
 }
+ParamSpec text_list(std::string name, std::vector<std::string> default_value) {
+  return make(std::move(name), ParamType::StringList, Json(default_value));
+}
 
 }  // namespace param
 
@@ -97,6 +102,7 @@ std::string value_defect(const ParamSpec& spec, const Json& v) {
     case ParamType::Object:
       return "objects take their defaults from their fields";
     case ParamType::FloatList:
+    case ParamType::StringList:
       if (!v.is_array()) return "default is not a list";
       break;
   }
@@ -153,6 +159,7 @@ Json to_json(const ParamSpec& spec) {
   if (!spec.choices.empty()) j["choices"] = spec.choices;
   if (!spec.fields.empty()) j["fields"] = to_json(spec.fields);
   if (!spec.refers_to.empty()) j["refers_to"] = spec.refers_to;
+  if (spec.per_layer) j["overridable"] = true;
   return j;
 }
 

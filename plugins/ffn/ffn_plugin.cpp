@@ -41,6 +41,7 @@ eulerstack::FfnDefinition make(const char* name, const char* summary, const char
   s.summary = summary;
   s.params = {
       param::choice("activation", {"swiglu", "gelu", "relu"}, default_activation)
+          .overridable()
           .describe("nonlinearity (swiglu = SiLU; gated: SiLU(gate) * up)"),
       param::boolean("bias", false).describe("add biases to the projections"),
   };

@@ -36,6 +36,12 @@ std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
   if (top_k > experts)
     issues.push_back({"top_k", "top_k " + std::to_string(top_k) + " exceeds the " + std::to_string(experts) + " experts",
                       "Set top_k to at most experts (Mixtral routes 2 of 8)."});
+  if (experts > 1024)
+    issues.push_back({"experts", std::to_string(experts) + " experts is far beyond published models",
+                      "Models with more than 1024 experts per layer are untested; check the value.", true});
+  if (ctx.param<double>("capacity_factor") < 0.5)
+    issues.push_back({"capacity_factor", "capacity_factor below 0.5 drops most routed tokens",
+                      "Use 1.0-1.25 (Switch) unless dropping is intended.", true});
   const auto& routing = ctx.params.at("routing");
   const bool hashed = routing.at("type") == "hash";
   if (hashed && routing.at("hash_salt").is_null())
@@ -71,6 +77,7 @@ void register_blocks(eulerstack::Registrar& registry) {
   s.summary = "mixture of experts: a router sends each token to top_k of `experts` FFNs, plus optional shared experts";
   s.inline_params = {
       param::choice("activation", {"swiglu", "gelu", "relu"}, "gelu")
+          .overridable()
           .describe("expert nonlinearity (gated experts: act(gate) * up)"),
       param::boolean("bias", false).describe("add biases to the expert projections"),
   };

@@ -36,6 +36,10 @@ std::vector<BlockIssue> check_rope(const BlockContext& ctx) {
                       "the rotated part of each head (" + std::to_string(rotary) + " of " + std::to_string(head_dim) +
                           " dims) must be even and at least 2",
                       "Choose partial_rotary_factor so that head_dim * factor is a positive even number."});
+  const auto& scaling = ctx.params.at("rope_scaling");
+  if (scaling.is_object() && scaling.at("factor").get<double>() > 32.0)
+    issues.push_back({"rope_scaling.factor", "rope_scaling.factor above 32 stretches positions far beyond training",
+                      "Published long-context models use factors of 2-16.", true});
   return issues;
 }
 

@@ -39,10 +39,12 @@ struct BlockContext {
 };
 
 // A problem a plugin's cross-field check found; core adds file:line.
+// Warnings are realism findings (stage 3): reported, never fatal.
 struct BlockIssue {
   std::string param;    // dotted path relative to the block, "" for the block itself
   std::string message;  // what is wrong
   std::string fix;      // how to fix it
+  bool warning = false;
 };
 
 using CrossCheck = std::function<std::vector<BlockIssue>(const BlockContext&)>;

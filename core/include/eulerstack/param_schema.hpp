@@ -13,7 +13,7 @@ namespace eulerstack {
 
 using Json = nlohmann::ordered_json;
 
-enum class ParamType { Bool, Int, Float, String, Enum, Object, FloatList };
+enum class ParamType { Bool, Int, Float, String, Enum, Object, FloatList, StringList };
 
 const char* to_string(ParamType type);
 
@@ -30,6 +30,7 @@ struct ParamSpec {
   std::vector<std::string> choices;    // Enum
   std::vector<ParamSpec> fields;       // Object: the nested parameters
   std::string refers_to;               // String naming a block of this kind ("router"): core checks it exists
+  bool per_layer = false;              // may be changed by a schedule group's `override` (never changes the parameter count)
 
   // Fluent helpers so plugin tables read like documentation.
   ParamSpec& describe(std::string text);
@@ -40,6 +41,7 @@ struct ParamSpec {
   ParamSpec& or_null();
   ParamSpec& mandatory();
   ParamSpec& names_block(std::string kind);
+  ParamSpec& overridable();
 };
 
 namespace param {
@@ -51,6 +53,7 @@ ParamSpec choice(std::string name, std::vector<std::string> choices,
                  std::optional<std::string> default_value);
 ParamSpec object(std::string name, std::vector<ParamSpec> fields);
 ParamSpec number_list(std::string name, std::vector<double> default_value);
+ParamSpec text_list(std::string name, std::vector<std::string> default_value);
 }  // namespace param
 
 // Why a schema itself is malformed (a plugin bug), or empty when it is sound.

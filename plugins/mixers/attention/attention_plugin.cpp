@@ -46,7 +46,16 @@ std::vector<BlockIssue> check_attention(const BlockContext& ctx) {
                         "MLA latent_dim " + std::to_string(latent) + " must be smaller than d_model " +
                             std::to_string(d) + " (0 < latent_dim < d_model)",
                         "Use a latent about d_model/2, e.g. latent_dim: " + std::to_string(d / 2) + "."});
+    else if (latent < d / 16 || latent > 3 * d / 4)
+      issues.push_back({"latent_dim",
+                        "MLA latent_dim " + std::to_string(latent) + " is outside the usual d_model/16 .. 3*d_model/4",
+                        "DeepSeek-V2/V3 use latents of about d_model/4 to d_model/2.", true});
   }
+  if (ctx.is_set("window") && ctx.param<std::int64_t>("window") >= ctx.model_int("max_seq_len"))
+    issues.push_back({"window",
+                      "window " + std::to_string(ctx.param<std::int64_t>("window")) + " is not shorter than max_seq_len " +
+                          std::to_string(ctx.model_int("max_seq_len")) + ": the layer attends globally",
+                      "Use window: null for global attention, or a window shorter than max_seq_len.", true});
   const auto mode = ctx.param<std::string>("window_mode");
   if ((mode == "dilated" || mode == "nsa") && !ctx.is_set("window"))
     issues.push_back({"window_mode", "window_mode '" + mode + "' needs a window",
@@ -66,8 +75,8 @@ void register_blocks(eulerstack::Registrar& registry) {
   s.capabilities = {{"kv_cache", true}, {"ssm_state", false}, {"positional", true}};
   s.params = {
       param::boolean("qkv_bias", false).describe("add biases to the query, key and value projections (GPT-2 style)"),
-      param::number("attn_drop", 0.0).range(0.0, 1.0).describe("dropout on the attention probabilities while training"),
-      param::integer("window", std::nullopt).at_least(1).or_null().describe(
+      param::number("attn_drop", 0.0).range(0.0, 1.0).overridable().describe("dropout on the attention probabilities while training"),
+      param::integer("window", std::nullopt).at_least(1).or_null().overridable().describe(
           "sliding window in tokens: each query sees the last `window` keys; null = global attention"),
       param::choice("window_mode", {"standard", "sliding", "dilated", "nsa"}, "standard")
           .describe("mask inside the window: dense (standard/sliding), every k-th key (dilated), or window plus strided distant keys (nsa)"),

@@ -1,0 +1,34 @@
+#pragma once
+// The shared first half of validate, explain and compile: find the spec
+// (--preset NAME_OR_PATH or a positional path), parse it, run the front end.
+
+#include <string>
+
+#include <cxxopts.hpp>
+
+#include "eulerstack/spec/frontend.hpp"
+#include "session.hpp"
+
+namespace eulerstack::cli {
+
+// Adds --preset and the positional spec path.
+void add_spec_options(cxxopts::Options& options);
+
+struct LoadedSpec {
+  std::string file;
+  spec::CompileResult result;
+};
+
+// Throws Error (UsageError when no spec is named, IOError when unreadable,
+// ValidationError for YAML-level problems).
+LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed);
+
+// A diagnostic as JSON, rendered in `lang`.
+Json diagnostic_json(const Diagnostic& d, const std::string& lang);
+
+// "1.48B", "12.3M", "4.1K", "512"
+std::string short_count(std::int64_t n);
+// "1,481,235,456"
+std::string grouped(std::int64_t n);
+
+}  // namespace eulerstack::cli

@@ -1,0 +1,122 @@
+#include "blocks.hpp"
+
+namespace eulerstack::spec {
+namespace {
+
+Json subset(const Json& mapping, const std::vector<ParamSpec>& params) {
+  Json out = Json::object();
+  if (!mapping.is_object()) return out;
+  for (const auto& p : params)
+    if (auto it = mapping.find(p.name); it != mapping.end()) out[p.name] = *it;
+  return out;
+}
+
+Diagnostic unknown_block_at(SpecContext& ctx, BlockKind kind, const std::string& name, const std::string& path) {
+  Diagnostic d = ctx.registry.unknown_block(kind, name).first();
+  d.category = "ValidationError";
+  d.where = ctx.doc.at(path);
+  return d;
+}
+
+}  // namespace
+
+BlockKind block_kind_from(const std::string& name, bool& ok) {
+  ok = true;
+  for (BlockKind kind : kAllBlockKinds)
+    if (name == to_string(kind)) return kind;
+  ok = false;
+  return BlockKind::Mixer;
+}
+
+std::set<std::string> parent_keys_of(const BlockSchema& schema) {
+  std::set<std::string> keys;
+  if (!schema.config_key.empty()) keys.insert(schema.config_key);
+  else
+    for (const auto& p : schema.params) keys.insert(p.name);
+  for (const auto& p : schema.inline_params) keys.insert(p.name);
+  return keys;
+}
+
+std::map<std::string, std::string> foreign_keys(const Registry& registry, BlockKind kind, const std::string& selected) {
+  std::map<std::string, std::string> owners;
+  const auto* chosen = registry.find(kind, selected);
+  const auto own = chosen ? parent_keys_of(*chosen->schema) : std::set<std::string>{};
+  for (const auto& entry : registry.entries(kind)) {
+    if (entry.schema->name == selected) continue;
+    for (const auto& key : parent_keys_of(*entry.schema))
+      if (!own.count(key)) owners.emplace(key, std::string(to_string(kind)) + " '" + entry.schema->name + "'");
+  }
+  return owners;
+}
+
+const BlockSchema& schema_of(const Registry& registry, BlockKind kind, const Json& block_ir) {
+  return *registry.find(kind, block_ir.at("type").get<std::string>())->schema;
+}
+
+std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& parent, const std::string& path,
+                                  const std::string& type_key) {
+  const std::string type_path = child_path(path, type_key);
+  if (!parent.is_object()) return std::nullopt;  // the caller reported the mapping itself
+  auto type_it = parent.find(type_key);
+  if (type_it == parent.end()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.missing_field", {{"field", type_key}, {"where", path}}));
+    return std::nullopt;
+  }
+  if (!type_it->is_string()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, type_path, "spec.wrong_type",
+                                      {{"expected", "string"}, {"actual", type_it->type_name()}, {"value", type_it->dump()}}));
+    return std::nullopt;
+  }
+  const std::string name = type_it->get<std::string>();
+  const BlockEntry* entry = ctx.registry.find(kind, name);
+  if (!entry) {
+    ctx.out.errors.push_back(unknown_block_at(ctx, kind, name, type_path));
+    return std::nullopt;
+  }
+  const BlockSchema& schema = *entry->schema;
+  const bool nested = !schema.config_key.empty();
+  const std::string params_path = nested ? child_path(path, schema.config_key) : path;
+  const Json empty = Json::object();
+  const Json& mapping = nested ? (parent.contains(schema.config_key) ? parent.at(schema.config_key) : empty) : parent;
+
+  // Blocks named by a parameter (a MoE's router) keep their own parameters in
+  // the same mapping: find them first so their keys are not "unknown".
+  MappingRules rules;
+  std::vector<std::pair<const ParamSpec*, const BlockEntry*>> referenced;
+  for (const auto& p : schema.params) {
+    if (p.refers_to.empty()) continue;
+    bool known_kind = false;
+    BlockKind ref_kind = block_kind_from(p.refers_to, known_kind);
+    std::string ref_name = p.default_value.is_string() ? p.default_value.get<std::string>() : "";
+    if (mapping.is_object() && mapping.contains(p.name) && mapping.at(p.name).is_string())
+      ref_name = mapping.at(p.name).get<std::string>();
+    const BlockEntry* ref = known_kind ? ctx.registry.find(ref_kind, ref_name) : nullptr;
+    if (!ref) {
+      if (known_kind) ctx.out.errors.push_back(unknown_block_at(ctx, ref_kind, ref_name, child_path(params_path, p.name)));
+      continue;
+    }
+    referenced.emplace_back(&p, ref);
+    for (const auto& rp : ref->schema->params) rules.extra_keys.insert(rp.name);
+  }
+
+  Json params = nested ? check_params(mapping, schema.params, params_path, ctx.doc, ctx.out, rules)
+                       : check_params(subset(parent, schema.params), schema.params, path, ctx.doc, ctx.out);
+  if (!schema.inline_params.empty()) {
+    Json inline_values = check_params(subset(parent, schema.inline_params), schema.inline_params, path, ctx.doc, ctx.out);
+    for (auto& [key, value] : inline_values.items()) params[key] = value;
+  }
+
+  Json block{{"type", name}, {"plugin", entry->plugin->name}, {"plugin_version", entry->plugin->version},
+             {"params", params}};
+  for (const auto& [spec, ref] : referenced) {
+    Json ref_params = check_params(subset(mapping, ref->schema->params), ref->schema->params, params_path, ctx.doc, ctx.out);
+    block["refs"][spec->name] = Json{{"kind", spec->refers_to},
+                                     {"type", ref->schema->name},
+                                     {"plugin", ref->plugin->name},
+                                     {"plugin_version", ref->plugin->version},
+                                     {"params", ref_params}};
+  }
+  return block;
+}
+
+}  // namespace eulerstack::spec

@@ -1,0 +1,41 @@
+#pragma once
+// Resolving a block reference in a spec (`mixer: {type: mamba, mamba: {...}}`,
+// `embedding: {positional: rope, rope_theta: ...}`) against the registry:
+// the plugin that provides it, its validated parameters, and the blocks its
+// parameters name (a MoE's router). Internal to the front end.
+
+#include <optional>
+#include <set>
+#include <string>
+
+#include "eulerstack/registry.hpp"
+#include "eulerstack/spec/check_params.hpp"
+
+namespace eulerstack::spec {
+
+struct SpecContext {
+  const SpecDocument& doc;
+  const Registry& registry;
+  Diagnostics& out;
+};
+
+// Keys a block of this schema owns in the mapping that selects it.
+std::set<std::string> parent_keys_of(const BlockSchema& schema);
+
+// For the unknown-key check of a selecting mapping: the keys owned by the
+// *other* blocks of `kind` -> "mixer 'mamba'", so a stray sub-mapping is
+// reported as belonging to another block.
+std::map<std::string, std::string> foreign_keys(const Registry& registry, BlockKind kind, const std::string& selected);
+
+// Validates the block selected by `parent[type_key]` and returns its IR:
+//   {type, plugin, plugin_version, params, refs?}
+// or nullopt after reporting the problem. Does not check unknown keys of
+// `parent` itself (the caller owns that mapping).
+std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& parent, const std::string& path,
+                                  const std::string& type_key = "type");
+
+BlockKind block_kind_from(const std::string& name, bool& ok);
+
+const BlockSchema& schema_of(const Registry& registry, BlockKind kind, const Json& block_ir);
+
+}  // namespace eulerstack::spec

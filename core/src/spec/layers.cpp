@@ -1,0 +1,94 @@
+// The materialized layer stack and its exact parameter count.
+
+#include "stages.hpp"
+
+namespace eulerstack::spec {
+namespace {
+
+void apply_override(Json& layer, const Json& overrides, const Registry& registry) {
+  if (!overrides.is_object()) return;
+  const BlockSchema& mixer = schema_of(registry, BlockKind::Mixer, layer["mixer"]);
+  const std::string mixer_key = mixer.config_key.empty() ? mixer.name : mixer.config_key;
+  for (const auto& [group, values] : overrides.items())
+    for (const auto& [key, value] : values.items()) {
+      if (group == "norm" || group == "residual") layer[group][key] = value;
+      else if (group == "ffn") layer["ffn"]["params"][key] = value;
+      else if (group == mixer_key) layer["mixer"]["params"][key] = value;
+    }
+}
+
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  std::int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum) || sum < 0)
+    throw Error(make_error("ValidationError", "spec.param_overflow", {}));
+  return sum;
+}
+
+std::int64_t mul(std::int64_t a, std::int64_t b) {
+  std::int64_t product;
+  if (__builtin_mul_overflow(a, b, &product)) throw Error(make_error("ValidationError", "spec.param_overflow", {}));
+  return product;
+}
+
+std::int64_t block_count(const Registry& registry, BlockKind kind, const Json& model, const Json& block) {
+  std::int64_t total = schema_of(registry, kind, block).count_params(block_context(model, block));
+  if (block.contains("refs")) {
+    for (const auto& [name, ref] : block["refs"].items()) {
+      bool ok = false;
+      BlockKind ref_kind = block_kind_from(ref["kind"].get<std::string>(), ok);
+      Json merged = ref;
+      for (const auto& [k, v] : block["params"].items()) merged["params"][k] = v;
+      total = add(total, schema_of(registry, ref_kind, ref).count_params(block_context(model, merged)));
+    }
+  }
+  return total;
+}
+
+std::int64_t norm_count(const Json& norm, std::int64_t d_model) {
+  return norm["type"] == "layernorm" ? 2 * d_model : d_model;
+}
+
+}  // namespace
+
+Json materialize_layers(const NormalizedSpec& spec, const Registry& registry) {
+  Json layers = Json::array();
+  for (const auto& group : spec.schedule) {
+    const std::string name = group["template"].get<std::string>();
+    for (std::int64_t r = 0; r < group["repeat"].get<std::int64_t>(); ++r) {
+      Json layer = Json::object();
+      layer["index"] = layers.size();
+      layer["template"] = name;
+      for (const auto& [key, value] : spec.templates[name].items()) layer[key] = value;
+      apply_override(layer, group["override"], registry);
+      layers.push_back(std::move(layer));
+    }
+  }
+  return layers;
+}
+
+ParamBreakdown count_params(const Registry& registry, const NormalizedSpec& spec, const Json& layers) {
+  ParamBreakdown out;
+  const Json& model = spec.model;
+  const std::int64_t d = model["d_model"].get<std::int64_t>();
+  const std::int64_t vocab = model["vocab_size"].get<std::int64_t>();
+  out.embedding = add(mul(vocab, d), block_count(registry, BlockKind::Positional, model, spec.embedding["positional"]));
+  std::int64_t total = out.embedding;
+  for (const auto& layer : layers) {
+    std::int64_t n = add(block_count(registry, BlockKind::Mixer, model, layer["mixer"]),
+                         block_count(registry, BlockKind::Ffn, model, layer["ffn"]));
+    // Parallel residual: one norm feeds both sublayers; otherwise one per sublayer.
+    const std::int64_t norms = layer["residual"]["type"] == "parallel" ? 1 : 2;
+    n = add(n, norms * norm_count(layer["norm"], d));
+    out.layers.push_back(n);
+    total = add(total, n);
+  }
+  // Pre-norm stacks end with a final norm of the last layer's type; post-norm
+  // stacks already end normalized.
+  if (!layers.empty() && layers.back()["norm"]["position"] == "pre") out.final_norm = norm_count(layers.back()["norm"], d);
+  const bool tied = spec.head["tie_weights"].get<bool>() && spec.embedding["tie_word_embeddings"].get<bool>();
+  out.head = tied ? 0 : mul(vocab, d);
+  out.total = add(add(total, out.final_norm), out.head);
+  return out;
+}
+
+}  // namespace eulerstack::spec

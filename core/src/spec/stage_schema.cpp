@@ -1,0 +1,243 @@
+// Stage 1: every section against its table, every block against its plugin's.
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "eulerstack/spec/core_schema.hpp"
+#include "eulerstack/suggest.hpp"
+#include "stages.hpp"
+
+namespace eulerstack::spec {
+namespace {
+
+const std::vector<std::string> kRequiredSections{"model", "tokenizer_contract", "embedding", "layer_templates",
+                                                 "layer_schedule", "head"};
+const std::vector<std::string> kOptionalSections{"training_hints", "compatibility"};
+
+void feature_not_provided(SpecContext& ctx, const std::string& path, const std::string& key, const std::string& what) {
+  ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.feature_not_provided", {{"feature", key}, {"what", what}}, true));
+}
+
+Json section(const Json& root, const std::string& name) {
+  auto it = root.find(name);
+  return it == root.end() ? Json() : *it;
+}
+
+// A mapping that selects a block by `type` and holds nothing else of its own.
+std::optional<Json> block_mapping(SpecContext& ctx, BlockKind kind, const Json& value, const std::string& path) {
+  if (!value.is_object()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    return std::nullopt;
+  }
+  const std::string selected = value.contains("type") && value.at("type").is_string() ? value.at("type").get<std::string>() : "";
+  MappingRules rules;
+  rules.extra_keys = {"type"};
+  if (const auto* entry = ctx.registry.find(kind, selected)) rules.extra_keys.merge(parent_keys_of(*entry->schema));
+  rules.foreign_keys = foreign_keys(ctx.registry, kind, selected);
+  check_params(value, {}, path, ctx.doc, ctx.out, rules);
+  return resolve_block(ctx, kind, value, path);
+}
+
+Json check_embedding(SpecContext& ctx, const Json& value) {
+  const std::string path = "embedding";
+  const std::string selected =
+      value.is_object() && value.contains("positional") && value.at("positional").is_string()
+          ? value.at("positional").get<std::string>() : "";
+  MappingRules rules;
+  rules.extra_keys = {"positional"};
+  if (const auto* entry = ctx.registry.find(BlockKind::Positional, selected))
+    rules.extra_keys.merge(parent_keys_of(*entry->schema));
+  rules.foreign_keys = foreign_keys(ctx.registry, BlockKind::Positional, selected);
+  Json embedding = check_params(value, embedding_params(), path, ctx.doc, ctx.out, rules);
+  if (auto positional = resolve_block(ctx, BlockKind::Positional, value, path, "positional"))
+    embedding["positional"] = *positional;
+  return embedding;
+}
+
+Json check_template(SpecContext& ctx, const Json& value, const std::string& path) {
+  Json tmpl = Json::object();
+  if (!value.is_object()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    return tmpl;
+  }
+  MappingRules rules;
+  rules.extra_keys = {"mixer", "ffn", "norm", "residual", "state"};
+  for (const auto& [key, what] : unprovided_template_keys()) {
+    rules.extra_keys.insert(key);
+    if (value.contains(key)) feature_not_provided(ctx, child_path(path, key), key, what);
+  }
+  check_params(value, {}, path, ctx.doc, ctx.out, rules);
+  for (const char* required : {"mixer", "ffn"})
+    if (!value.contains(required))
+      ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.missing_field", {{"field", required}, {"where", path}}));
+  if (value.contains("mixer"))
+    if (auto mixer = block_mapping(ctx, BlockKind::Mixer, value.at("mixer"), child_path(path, "mixer"))) tmpl["mixer"] = *mixer;
+  if (value.contains("ffn"))
+    if (auto ffn = block_mapping(ctx, BlockKind::Ffn, value.at("ffn"), child_path(path, "ffn"))) tmpl["ffn"] = *ffn;
+  tmpl["norm"] = check_params(section(value, "norm"), norm_params(), child_path(path, "norm"), ctx.doc, ctx.out);
+  tmpl["residual"] = check_params(section(value, "residual"), residual_params(), child_path(path, "residual"), ctx.doc, ctx.out);
+  if (tmpl["residual"].value("type", "") == "hyper_connection")
+    feature_not_provided(ctx, child_path(path, "residual.type"), "residual.type: hyper_connection",
+                         "manifold-constrained hyper-connections (mHC)");
+
+  // Unset state flags follow the mixer: what it can keep, it keeps (as upstream).
+  const Json state_raw = section(value, "state");
+  Json state = check_params(state_raw, state_params(), child_path(path, "state"), ctx.doc, ctx.out);
+  const bool explicit_state = state_raw.is_object() && (state_raw.contains("kv_cache") || state_raw.contains("ssm_state"));
+  if (!explicit_state && tmpl.contains("mixer")) {
+    const auto& caps = schema_of(ctx.registry, BlockKind::Mixer, tmpl["mixer"]).capabilities;
+    for (const char* flag : {"kv_cache", "ssm_state"}) {
+      auto cap = caps.find(flag);
+      state[flag] = cap != caps.end() && cap->second;
+    }
+  }
+  tmpl["state"] = state;
+  return tmpl;
+}
+
+// `override:` may only change parameters marked per-layer, which never change
+// the parameter count: norm.type/position, residual.scaling, and the block
+// parameters their plugins mark overridable (attention.window, ffn.activation...).
+Json check_override(SpecContext& ctx, const Json& value, const std::string& path, const Json& tmpl) {
+  Json result = Json::object();
+  if (value.is_null()) return Json();
+  if (!value.is_object()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    return Json();
+  }
+  std::map<std::string, std::vector<const ParamSpec*>> allowed;
+  auto add = [&](const std::string& group, const std::vector<ParamSpec>& params) {
+    for (const auto& p : params)
+      if (p.per_layer) allowed[group].push_back(&p);
+  };
+  add("norm", norm_params());
+  add("residual", residual_params());
+  std::string mixer_key;
+  if (tmpl.contains("mixer")) {
+    const auto& mixer = schema_of(ctx.registry, BlockKind::Mixer, tmpl["mixer"]);
+    mixer_key = mixer.config_key.empty() ? mixer.name : mixer.config_key;
+    add(mixer_key, mixer.params);
+  }
+  if (tmpl.contains("ffn")) {
+    const auto& ffn = schema_of(ctx.registry, BlockKind::Ffn, tmpl["ffn"]);
+    add("ffn", ffn.inline_params);
+    if (ffn.config_key.empty()) add("ffn", ffn.params);
+  }
+  std::vector<std::string> listing;
+  for (const auto& [group, params] : allowed)
+    for (const auto* p : params) listing.push_back(group + "." + p->name);
+
+  for (const auto& [group, entries] : value.items()) {
+    const std::string group_path = child_path(path, group);
+    auto it = allowed.find(group);
+    if (it == allowed.end() || !entries.is_object()) {
+      const bool other_mixer = ctx.registry.find(BlockKind::Mixer, group) != nullptr;
+      Diagnostic d = error_at(ctx.doc, group_path, other_mixer ? "spec.override_wrong_mixer" : "spec.override_not_allowed",
+                              {{"key", group}, {"mixer", tmpl.contains("mixer") ? tmpl["mixer"]["type"].get<std::string>() : "?"},
+                               {"allowed", fmt::format("{}", fmt::join(listing, ", "))}},
+                              true);
+      ctx.out.errors.push_back(std::move(d));
+      continue;
+    }
+    for (const auto& [key, item] : entries.items()) {
+      const ParamSpec* spec = nullptr;
+      for (const auto* p : it->second)
+        if (p->name == key) spec = p;
+      if (!spec) {
+        ctx.out.errors.push_back(error_at(ctx.doc, child_path(group_path, key), "spec.override_not_allowed",
+                                          {{"key", group + "." + key}, {"allowed", fmt::format("{}", fmt::join(listing, ", "))}},
+                                          true));
+        continue;
+      }
+      result[group][key] = check_value(item, *spec, child_path(group_path, key), ctx.doc, ctx.out);
+    }
+  }
+  return result;
+}
+
+Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) {
+  Json schedule = Json::array();
+  if (!value.is_array() || value.empty()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, "layer_schedule", "spec.empty_schedule", {}));
+    return schedule;
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, t] : templates.items()) names.push_back(name);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string path = index_path("layer_schedule", i);
+    const Json& entry = value[i];
+    MappingRules rules;
+    rules.extra_keys = {"override"};
+    for (const auto& [key, what] : unprovided_schedule_keys()) {
+      rules.extra_keys.insert(key);
+      if (entry.is_object() && entry.contains(key)) feature_not_provided(ctx, child_path(path, key), key, what);
+    }
+    Json group = check_params(entry, {param::text("template", std::nullopt).mandatory().describe("layer template"),
+                                      param::integer("repeat", 1).at_least(1).describe("consecutive layers")},
+                              path, ctx.doc, ctx.out, rules);
+    if (!group.contains("template") || !group["template"].is_string()) continue;
+    const std::string name = group["template"].get<std::string>();
+    if (!templates.contains(name)) {
+      Diagnostic d = error_at(ctx.doc, child_path(path, "template"), "spec.unknown_template",
+                              {{"template", name}, {"known", fmt::format("{}", fmt::join(names, ", "))}});
+      if (auto near = nearest_names(name, names); !near.empty())
+        d.notes.push_back({"note.did_you_mean", {{"names", fmt::format("{}", fmt::join(near, ", "))}}});
+      ctx.out.errors.push_back(std::move(d));
+      continue;
+    }
+    group["override"] = entry.is_object() && entry.contains("override")
+                            ? check_override(ctx, entry.at("override"), child_path(path, "override"), templates.at(name))
+                            : Json();
+    schedule.push_back(group);
+  }
+  return schedule;
+}
+
+}  // namespace
+
+NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
+  NormalizedSpec spec;
+  auto version = root.find("schema_version");
+  if (version == root.end()) {
+    ctx.out.errors.push_back(error_at(ctx.doc, "", "spec.schema_version_missing", {}));
+  } else if (!version->is_number_integer() || version->get<long long>() != 1) {
+    ctx.out.errors.push_back(error_at(ctx.doc, "schema_version", "spec.schema_version_unsupported", {{"value", version->dump()}}));
+  }
+  MappingRules top;
+  top.extra_keys = {"schema_version"};
+  for (const auto& s : kRequiredSections) top.extra_keys.insert(s);
+  for (const auto& s : kOptionalSections) top.extra_keys.insert(s);
+  for (const auto& [key, what] : unprovided_top_level_keys()) {
+    top.extra_keys.insert(key);
+    if (root.contains(key)) feature_not_provided(ctx, key, key, what);
+  }
+  check_params(root, {}, "", ctx.doc, ctx.out, top);
+  for (const auto& name : kRequiredSections)
+    if (!root.contains(name))
+      ctx.out.errors.push_back(error_at(ctx.doc, "", "spec.missing_field", {{"field", name}, {"where", "the top level"}}));
+
+  spec.model = check_params(section(root, "model"), model_params(), "model", ctx.doc, ctx.out);
+  if (spec.model.contains("n_kv_heads") && spec.model["n_kv_heads"].is_null()) spec.model["n_kv_heads"] = spec.model["n_heads"];
+  spec.tokenizer = check_params(section(root, "tokenizer_contract"), tokenizer_params(), "tokenizer_contract", ctx.doc, ctx.out);
+  spec.embedding = root.contains("embedding") ? check_embedding(ctx, root.at("embedding")) : Json::object();
+
+  spec.templates = Json::object();
+  const Json templates = section(root, "layer_templates");
+  if (!templates.is_object() || templates.empty()) {
+    if (root.contains("layer_templates"))
+      ctx.out.errors.push_back(error_at(ctx.doc, "layer_templates", "spec.empty_templates", {}));
+  } else {
+    for (const auto& [name, value] : templates.items())
+      spec.templates[name] = check_template(ctx, value, child_path("layer_templates", name));
+  }
+  if (root.contains("layer_schedule")) spec.schedule = check_schedule(ctx, root.at("layer_schedule"), spec.templates);
+
+  spec.head = check_params(section(root, "head"), head_params(), "head", ctx.doc, ctx.out);
+  if (spec.head.value("type", "") == "causal_lm_mtp")
+    feature_not_provided(ctx, "head.type", "head.type: causal_lm_mtp", "multi-token prediction head");
+  spec.training_hints = check_params(section(root, "training_hints"), training_hints_params(), "training_hints", ctx.doc, ctx.out);
+  spec.compatibility = check_params(section(root, "compatibility"), compatibility_params(), "compatibility", ctx.doc, ctx.out);
+  return spec;
+}
+
+}  // namespace eulerstack::spec
