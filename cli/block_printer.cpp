@@ -5,19 +5,15 @@
 #include <fmt/format.h>
 
 namespace eulerstack::cli {
-namespace {
-
-void print_params(const std::vector<ParamSpec>& params, const std::string& indent, std::ostream& out) {
+void print_param_table(const std::vector<ParamSpec>& params, const std::string& indent, std::ostream& out) {
   std::size_t width = 0;
   for (const auto& p : params) width = std::max(width, p.name.size());
   for (const auto& p : params) {
     out << fmt::format("{}{:<{}}  {}\n", indent, p.name, width, describe_constraints(p));
     out << fmt::format("{}{:<{}}  {}\n", indent, "", width, p.doc);
-    if (!p.fields.empty()) print_params(p.fields, indent + "    ", out);
+    if (!p.fields.empty()) print_param_table(p.fields, indent + "    ", out);
   }
 }
-
-}  // namespace
 
 std::string yaml_location(const BlockEntry& block) {
   const std::string& key = block.schema->config_key;
@@ -42,13 +38,13 @@ void print_block(const Session& session, const BlockEntry& block, std::ostream& 
   }
   if (!s.params.empty()) {
     out << "  " << session.text("plugins.parameters", {{"where", yaml_location(block)}}) << "\n";
-    print_params(s.params, "    ", out);
+    print_param_table(s.params, "    ", out);
   }
   if (!s.inline_params.empty()) {
     std::string where = yaml_location(block);
     if (!s.config_key.empty()) where = where.substr(0, where.rfind('.'));  // beside `type`, not in the sub-mapping
     out << "  " << session.text("plugins.parameters", {{"where", where}}) << "\n";
-    print_params(s.inline_params, "    ", out);
+    print_param_table(s.inline_params, "    ", out);
   }
   out << "\n";
 }

@@ -13,6 +13,7 @@ namespace eulerstack::cli {
 std::string yaml_location(const BlockEntry& block);
 
 void print_block(const Session& session, const BlockEntry& block, std::ostream& out);
+void print_param_table(const std::vector<ParamSpec>& params, const std::string& indent, std::ostream& out);
 Json block_json(const BlockEntry& block);
 
 }  // namespace eulerstack::cli

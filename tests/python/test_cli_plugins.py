@@ -96,3 +96,17 @@ def test_info_unknown_name_suggests(cli):
     assert "no loaded plugin or block is named 'atention'" in result.stderr
     assert "did you mean: attention\n" in result.stderr
     assert result.stderr.count("Fix: ") == 1 and "See: " in result.stderr
+
+
+def test_schema_lists_core_sections_and_every_block(cli):
+    schema = json.loads(cli("schema", "--json").stdout)
+    assert schema["schema_version"] == 1
+    assert {"model", "tokenizer_contract", "embedding", "head", "training_hints", "compatibility"} <= set(schema["core"])
+    d_model = next(p for p in schema["core"]["model"] if p["name"] == "d_model")
+    assert d_model["required"] is True and d_model["type"] == "int"
+    names = {kind: {b["name"] for b in blocks} for kind, blocks in schema["blocks"].items()}
+    assert names == {"mixer": {"attention", "mamba", "retnet"}, "ffn": {"mlp", "gated_mlp", "moe"},
+                     "router": {"softmax", "sigmoid"}, "positional": {"rope", "alibi", "learned", "none"}}
+    text = cli("schema").stdout
+    assert text.startswith("schema_version: 1\n\nmodel:\n")
+    assert "mixer mamba: " in text and "layer_templates.<name>.norm:" in text

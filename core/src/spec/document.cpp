@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include <yaml-cpp/yaml.h>
 
@@ -97,16 +98,20 @@ class Converter {
       }
       case YAML::NodeType::Map: {
         Json out = Json::object();
+        // ordered_json finds keys by a linear scan: track them in a hash set and
+        // append directly, or a mapping with many keys costs quadratic time.
+        auto& members = static_cast<Json::object_t::Container&>(out.get_ref<Json::object_t&>());
+        std::unordered_set<std::string> seen;
         for (const auto& pair : node) {
           if (!pair.first.IsScalar())
             fail("spec.non_scalar_key", {{"path", path.empty() ? "root" : path}}, location(doc_.file, pair.first.Mark()));
           const std::string key = pair.first.Scalar();
           const SourceLocation key_where = location(doc_.file, pair.first.Mark());
-          if (out.contains(key))
+          if (!seen.insert(key).second)
             fail("spec.duplicate_key", {{"key", key}, {"path", path.empty() ? "root" : path}}, key_where);
           std::string key_path = child_path(path, key);
           doc_.record(key_path, location(doc_.file, pair.second.Mark()), key_where);
-          out[key] = convert(pair.second, key_path, depth + 1);
+          members.emplace_back(key, convert(pair.second, key_path, depth + 1));
         }
         return out;
       }
@@ -191,6 +196,10 @@ SpecDocument load_spec_file(const std::filesystem::path& path, const LoadLimits&
     throw Error(make_error("IOError", "io.is_directory", {{"path", path.string()}}));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", path.string()}}));
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > limits.max_bytes)  // before reading any of it
+    fail("spec.too_large", {{"bytes", std::to_string(size)}, {"limit", std::to_string(limits.max_bytes)}},
+         {path.string(), 0, 0});
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return parse_spec(buffer.str(), path.string(), limits);
