@@ -68,7 +68,7 @@ void print_listing(Session& session, const Registry& registry) {
   if (!report.shadowed.empty()) {
     std::cout << session.text("plugins.shadowed_header", {{"count", std::to_string(report.shadowed.size())}}) << "\n";
     for (const auto& s : report.shadowed)
-      std::cout << "  " << session.text("plugin.shadowed", {{"name", s.name}, {"file", s.file.string()},
+      std::cout << "  " << session.text("plugins.shadowed_entry", {{"name", s.name}, {"file", s.file.string()},
                                                              {"winner", s.winner.string()}})
                 << "\n";
   }

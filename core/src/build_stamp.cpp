@@ -32,9 +32,9 @@ std::string describe(const BuildStamp& stamp) {
 }
 
 std::string stamp_incompatibility(const BuildStamp& host, const BuildStamp& plugin) {
-  if (major_minor(host.core_version) != major_minor(plugin.core_version)) return "core version";
-  if (!same(host.torch_version, plugin.torch_version)) return "torch version";
-  if (host.cxx11_abi != plugin.cxx11_abi) return "_GLIBCXX_USE_CXX11_ABI";
+  if (major_minor(host.core_version) != major_minor(plugin.core_version)) return "@msg:word.core_version";
+  if (!same(host.torch_version, plugin.torch_version)) return "@msg:word.torch_version";
+  if (host.cxx11_abi != plugin.cxx11_abi) return "@msg:word.cxx11_abi";
   return {};
 }
 

@@ -97,6 +97,9 @@ std::string message_text(std::string_view lang, std::string_view id, std::string
   if (!text) text = lookup("en", id, field);
   if (!text) return field == "msg" ? std::string(id) : std::string();
   MessageArgs expanded = args;
+  // "@msg:<id>" arguments are words of the catalog, rendered in the same language.
+  for (auto& [name, value] : expanded)
+    if (value.rfind("@msg:", 0) == 0) value = message_text(lang, value.substr(5), "msg");
   // A note about another failure carries that failure's id: render it in place.
   if (auto nested = args.find("reason_id"); nested != args.end()) {
     MessageArgs inner = args;

@@ -19,9 +19,8 @@ TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 # Ids with these prefixes are error diagnostics: they need a fix and a "see" reference.
 ERROR_PREFIXES = ("registry.", "plugin.", "cli.", "spec.", "io.", "expr.")
 # ...except these: spec.block_issue* only wraps a block's own message and fix, and
-# plugin.shadowed is a line of the 'eulerstack plugins' listing, not an error.
 NOT_ERRORS_PREFIXES = ("spec.block_issue",)
-NOT_ERRORS = {"plugin.shadowed"}
+NOT_ERRORS = set()
 
 ENTRY_KEYS = {"msg", "fix", "see"}
 MIN_TRANSLATED_SHARE = 0.8

@@ -55,7 +55,7 @@ TEST_CASE("render: partial or missing locations") {
 }
 
 TEST_CASE("render: a message without fix or see has only its first line") {
-  Diagnostic d = make_error("PluginError", "plugin.shadowed", {{"name", "p"}, {"file", "/b/p.so"}, {"winner", "/a/p.so"}});
+  Diagnostic d = make_error("PluginError", "plugins.shadowed_entry", {{"name", "p"}, {"file", "/b/p.so"}, {"winner", "/a/p.so"}});
   CHECK(render(d, "en") == "PluginError: plugin 'p' in /b/p.so is shadowed by /a/p.so, found earlier on the search path\n");
 }
 

@@ -44,7 +44,8 @@ const BuildStamp& host_build_stamp();
 // "core 0.1.0, torch 2.13.0, C++11 ABI 1, gcc 12.2.0"
 std::string describe(const BuildStamp& stamp);
 
-// Empty when `plugin` may be loaded by a host with stamp `host`; else the reason.
+// Empty when `plugin` may be loaded by a host with stamp `host`; else what differs
+// (a message reference, "@msg:<id>", rendered in the reader's language).
 std::string stamp_incompatibility(const BuildStamp& host, const BuildStamp& plugin);
 
 }  // namespace eulerstack

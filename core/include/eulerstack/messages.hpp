@@ -21,7 +21,8 @@ const std::vector<std::string>& supported_languages();  // en, ko, zh, ja, es
 std::string resolve_language(const std::optional<std::string>& flag);
 
 // One field ("msg", "fix" or "see") of a message, formatted with `args`;
-// falls back to English when a language lacks the id. Unknown ids render as
+// falls back to English when a language lacks the id. An argument whose value
+// is "@msg:<id>" is replaced by that message in the same language. Unknown ids render as
 // the id itself so a missing translation never hides an error.
 std::string message_text(std::string_view lang, std::string_view id, std::string_view field,
                          const MessageArgs& args = {});

@@ -149,7 +149,7 @@ Json check_params(const Json& value, const std::vector<ParamSpec>& params, const
       continue;
     }
     Diagnostic d = error_at(doc, key_path, "spec.unknown_key",
-                            {{"key", key}, {"where", path.empty() ? "the top level" : path},
+                            {{"key", key}, {"where", path.empty() ? "@msg:word.top_level" : path},
                              {"allowed", fmt::format("{}", fmt::join(known, ", "))}},
                             true);
     if (auto near = nearest_names(key, known); !near.empty())
@@ -161,7 +161,7 @@ Json check_params(const Json& value, const std::vector<ParamSpec>& params, const
     auto it = mapping->find(p.name);
     if (it == mapping->end()) {
       if (p.required) {
-        out.errors.push_back(error_at(doc, path, "spec.missing_field", {{"field", p.name}, {"where", path.empty() ? "the top level" : path}}));
+        out.errors.push_back(error_at(doc, path, "spec.missing_field", {{"field", p.name}, {"where", path.empty() ? "@msg:word.top_level" : path}}));
         continue;
       }
       if (p.type == ParamType::Object)

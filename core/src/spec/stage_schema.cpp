@@ -214,7 +214,7 @@ NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
   check_params(root, {}, "", ctx.doc, ctx.out, top);
   for (const auto& name : kRequiredSections)
     if (!root.contains(name))
-      ctx.out.errors.push_back(error_at(ctx.doc, "", "spec.missing_field", {{"field", name}, {"where", "the top level"}}));
+      ctx.out.errors.push_back(error_at(ctx.doc, "", "spec.missing_field", {{"field", name}, {"where", "@msg:word.top_level"}}));
 
   spec.model = check_params(section(root, "model"), model_params(), "model", ctx.doc, ctx.out);
   if (spec.model.contains("n_kv_heads") && spec.model["n_kv_heads"].is_null()) spec.model["n_kv_heads"] = spec.model["n_heads"];
