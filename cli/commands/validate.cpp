@@ -35,7 +35,20 @@ int run_validate(const Args& args, GlobalOptions globals) {
   try {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     Session session(globals);
-    auto [file, r] = load_and_compile(session, parsed);
+    LoadedSpec loaded;
+    try {
+      loaded = load_and_compile(session, parsed);
+    } catch (const Error& e) {
+      // A file that does not even parse still gets a machine-readable report.
+      if (!parsed.count("json") || e.first().category != "ValidationError") throw;
+      Json errors = Json::array();
+      for (const auto& d : e.diagnostics()) errors.push_back(diagnostic_json(d, session.lang()));
+      std::cout << Json{{"file", e.first().where.file}, {"valid", false}, {"failed_stage", 1}, {"errors", errors},
+                        {"warnings", Json::array()}}.dump(2)
+                << "\n";
+      return kInvalidSpec;
+    }
+    auto& [file, r] = loaded;
     const auto& diags = r.diagnostics;
     if (parsed.count("json")) {
       Json errors = Json::array(), warnings = Json::array();

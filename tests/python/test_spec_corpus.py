@@ -227,8 +227,6 @@ def test_root_not_mapping_without_header(cli, tmp_path):
     assert (code, errors) == (1, Counter({("ValidationError", "spec.root_not_mapping", 1, 1): 1})), output
 
 
-@pytest.mark.xfail(strict=True, reason="errors raised while loading (YAML syntax, UTF-8, limits) are printed as text "
-                                       "on stderr and nothing is printed on stdout, even with --json")
 def test_json_report_for_load_errors(cli):
     result = cli("validate", SPECS / "invalid" / "yaml_syntax.unclosed_flow_mapping.yml", "--json")
     report = json.loads(result.stdout)

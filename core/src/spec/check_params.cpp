@@ -43,6 +43,8 @@ Diagnostic error_at(const SpecDocument& doc, const std::string& path, std::strin
 Json check_value(const Json& value, const ParamSpec& spec, const std::string& path, const SpecDocument& doc,
                  Diagnostics& out) {
   auto wrong_type = [&](const char* expected) {
+    // An expression that failed stays as its text; its error is already reported.
+    if (value.is_string() && value.get<std::string>().find("${") != std::string::npos) return spec.default_value;
     out.errors.push_back(error_at(doc, path, "spec.wrong_type",
                                   {{"expected", expected}, {"actual", type_name(value)}, {"value", show(value)}}));
     return spec.default_value;
