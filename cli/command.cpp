@@ -28,22 +28,33 @@ void add_global_options(cxxopts::Options& options) {
       ("h,help", "show this help");
 }
 
-bool parse_command_line(cxxopts::Options& options, const Args& args, GlobalOptions& globals,
-                        cxxopts::ParseResult& result) {
+cxxopts::ParseResult parse_options(cxxopts::Options& options, const Args& args) {
   std::vector<const char*> argv{"eulerstack"};
   for (const auto& a : args) argv.push_back(a.c_str());
   try {
-    result = options.parse(static_cast<int>(argv.size()), argv.data());
+    return options.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const cxxopts::exceptions::exception& e) {
-    throw Error(make_error("UsageError", "cli.usage", {{"reason", e.what()}, {"command", options.program()}}));
+    // "eulerstack plugins" -> "plugins"; the top level has no command yet.
+    std::string command = options.program();
+    command = command.rfind("eulerstack ", 0) == 0 ? command.substr(11) : "COMMAND";
+    throw Error(make_error("UsageError", "cli.usage", {{"reason", e.what()}, {"command", command}}));
   }
+}
+
+void merge_global_options(const cxxopts::ParseResult& result, GlobalOptions& globals) {
+  if (result.count("lang")) globals.lang = result["lang"].as<std::string>();
+  if (result.count("plugin-dir"))
+    for (const auto& dir : result["plugin-dir"].as<std::vector<std::string>>()) globals.plugin_dirs.emplace_back(dir);
+}
+
+bool parse_command_line(cxxopts::Options& options, const Args& args, GlobalOptions& globals,
+                        cxxopts::ParseResult& result) {
+  result = parse_options(options, args);
   if (result.count("help")) {
     std::cout << options.help();
     return false;
   }
-  if (result.count("lang")) globals.lang = result["lang"].as<std::string>();
-  if (result.count("plugin-dir"))
-    for (const auto& dir : result["plugin-dir"].as<std::vector<std::string>>()) globals.plugin_dirs.emplace_back(dir);
+  merge_global_options(result, globals);
   return true;
 }
 

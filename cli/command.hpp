@@ -23,6 +23,11 @@ const std::vector<Command>& commands();
 // Adds --lang, --plugin-dir and --help, accepted after the command name too.
 void add_global_options(cxxopts::Options& options);
 
+// Parses `args` (the program name is added); throws Error(UsageError).
+cxxopts::ParseResult parse_options(cxxopts::Options& options, const Args& args);
+// Adds --lang and --plugin-dir from `result` to `globals`.
+void merge_global_options(const cxxopts::ParseResult& result, GlobalOptions& globals);
+
 // Parses `args` for a command. Merges global options into `globals`. Returns
 // false after printing help (the command should exit 0). Throws Error(UsageError).
 bool parse_command_line(cxxopts::Options& options, const Args& args, GlobalOptions& globals,

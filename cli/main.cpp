@@ -38,17 +38,8 @@ int main(int argc, char** argv) {
   add_global_options(options);
   options.add_options()("version", "print the version");
   try {
-    cxxopts::ParseResult parsed;
-    std::vector<const char*> raw{"eulerstack"};
-    for (const auto& a : before) raw.push_back(a.c_str());
-    try {
-      parsed = options.parse(static_cast<int>(raw.size()), raw.data());
-    } catch (const cxxopts::exceptions::exception& e) {
-      throw Error(make_error("UsageError", "cli.usage", {{"reason", e.what()}, {"command", ""}}));
-    }
-    if (parsed.count("lang")) globals.lang = parsed["lang"].as<std::string>();
-    if (parsed.count("plugin-dir"))
-      for (const auto& d : parsed["plugin-dir"].as<std::vector<std::string>>()) globals.plugin_dirs.emplace_back(d);
+    const cxxopts::ParseResult parsed = parse_options(options, before);
+    merge_global_options(parsed, globals);
     if (parsed.count("version")) {
       std::cout << "eulerstack " EULERSTACK_VERSION "\n";
       return kSuccess;

@@ -33,6 +33,7 @@ def test_unknown_option(cli):
     result = cli("plugins", "--frobnicate")
     assert result.returncode == 2
     assert result.stderr.startswith("UsageError: ")
+    assert "Fix: Run 'eulerstack plugins --help' for the options." in result.stderr
 
 
 @pytest.mark.parametrize("position", ["before", "after"])

@@ -57,7 +57,7 @@ struct BlockSchema {
   // Where the block's parameters live in YAML: `params` go in a sub-mapping
   // named config_key beside `type` (mixers: `attention: {...}`) or, when
   // config_key is empty, inline beside `type` (embedding `rope_theta`);
-  // `inline_params` always sit beside `type` (moe's `activation`, `bias`).
+  // `inline_params` always sit beside `type`, also when the block has a sub-mapping.
   // BlockContext::params holds both.
   std::string config_key;
   std::vector<ParamSpec> params;

@@ -53,6 +53,18 @@ const BlockSchema& schema_of(const Registry& registry, BlockKind kind, const Jso
   return *registry.find(kind, block_ir.at("type").get<std::string>())->schema;
 }
 
+const BlockSchema& ref_schema_of(const Registry& registry, const Json& ref_ir) {
+  bool known = false;
+  const BlockKind kind = block_kind_from(ref_ir.at("kind").get<std::string>(), known);
+  return schema_of(registry, kind, ref_ir);
+}
+
+Json ref_with_parent_params(const Json& block_ir, const Json& ref_ir) {
+  Json merged = ref_ir;
+  for (const auto& [key, value] : block_ir.at("params").items()) merged["params"][key] = value;
+  return merged;
+}
+
 std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& parent, const std::string& path,
                                   const std::string& type_key) {
   const std::string type_path = child_path(path, type_key);
@@ -79,7 +91,7 @@ std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& 
   const Json empty = Json::object();
   const Json& mapping = nested ? (parent.contains(schema.config_key) ? parent.at(schema.config_key) : empty) : parent;
 
-  // Blocks named by a parameter (a MoE's router) keep their own parameters in
+  // Blocks named by a parameter (e.g. a router) keep their own parameters in
   // the same mapping: find them first so their keys are not "unknown".
   MappingRules rules;
   std::vector<std::pair<const ParamSpec*, const BlockEntry*>> referenced;

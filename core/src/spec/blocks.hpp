@@ -1,8 +1,8 @@
 #pragma once
-// Resolving a block reference in a spec (`mixer: {type: mamba, mamba: {...}}`,
-// `embedding: {positional: rope, rope_theta: ...}`) against the registry:
+// Resolving a block reference in a spec (`mixer: {type: NAME, NAME: {...}}`,
+// `embedding: {positional: NAME, <its params>...}`) against the registry:
 // the plugin that provides it, its validated parameters, and the blocks its
-// parameters name (a MoE's router). Internal to the front end.
+// parameters name (e.g. a router). Internal to the front end.
 
 #include <optional>
 #include <set>
@@ -23,7 +23,7 @@ struct SpecContext {
 std::set<std::string> parent_keys_of(const BlockSchema& schema);
 
 // For the unknown-key check of a selecting mapping: the keys owned by the
-// *other* blocks of `kind` -> "mixer 'mamba'", so a stray sub-mapping is
+// *other* blocks of `kind` -> "mixer 'NAME'", so a stray sub-mapping is
 // reported as belonging to another block.
 std::map<std::string, std::string> foreign_keys(const Registry& registry, BlockKind kind, const std::string& selected);
 
@@ -37,5 +37,11 @@ std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& 
 BlockKind block_kind_from(const std::string& name, bool& ok);
 
 const BlockSchema& schema_of(const Registry& registry, BlockKind kind, const Json& block_ir);
+
+// A block named by another block's parameter (block_ir["refs"][name]): its
+// schema, and its IR as its plugin sees it, with the naming block's parameters
+// merged into its own (a router needs the expert count).
+const BlockSchema& ref_schema_of(const Registry& registry, const Json& ref_ir);
+Json ref_with_parent_params(const Json& block_ir, const Json& ref_ir);
 
 }  // namespace eulerstack::spec

@@ -33,13 +33,8 @@ std::int64_t mul(std::int64_t a, std::int64_t b) {
 std::int64_t block_count(const Registry& registry, BlockKind kind, const Json& model, const Json& block) {
   std::int64_t total = schema_of(registry, kind, block).count_params(block_context(model, block));
   if (block.contains("refs")) {
-    for (const auto& [name, ref] : block["refs"].items()) {
-      bool ok = false;
-      BlockKind ref_kind = block_kind_from(ref["kind"].get<std::string>(), ok);
-      Json merged = ref;
-      for (const auto& [k, v] : block["params"].items()) merged["params"][k] = v;
-      total = add(total, schema_of(registry, ref_kind, ref).count_params(block_context(model, merged)));
-    }
+    for (const auto& [name, ref] : block["refs"].items())
+      total = add(total, ref_schema_of(registry, ref).count_params(block_context(model, ref_with_parent_params(block, ref))));
   }
   return total;
 }

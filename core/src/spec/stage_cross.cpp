@@ -34,14 +34,9 @@ void check_block(SpecContext& ctx, const NormalizedSpec& spec, BlockKind kind, c
   const BlockSchema& schema = schema_of(ctx.registry, kind, block);
   report_block_issues(ctx, schema, block_context(spec.model, block), params_path_of(schema, path));
   if (!block.contains("refs")) return;
-  for (const auto& [name, ref] : block["refs"].items()) {
-    bool ok = false;
-    BlockKind ref_kind = block_kind_from(ref["kind"].get<std::string>(), ok);
-    Json merged = ref;
-    for (const auto& [k, v] : block["params"].items()) merged["params"][k] = v;
-    report_block_issues(ctx, schema_of(ctx.registry, ref_kind, ref), block_context(spec.model, merged),
+  for (const auto& [name, ref] : block["refs"].items())
+    report_block_issues(ctx, ref_schema_of(ctx.registry, ref), block_context(spec.model, ref_with_parent_params(block, ref)),
                         params_path_of(schema, path));
-  }
 }
 
 }  // namespace
