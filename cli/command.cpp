@@ -7,18 +7,6 @@
 
 namespace eulerstack::cli {
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> table{
-      {"validate", "check a spec: schema, cross-field rules, realism warnings", run_validate},
-      {"explain", "show templates, schedule and the exact parameter count", run_explain},
-      {"compile", "compile a spec to the JSON runtime config", run_compile},
-      {"plugins", "list loaded plugins and their block types; 'plugins info NAME' shows parameters", run_plugins},
-      {"schema", "print the spec schema: core blocks and every loaded plugin's parameters", run_schema},
-      {"presets", "'presets list' lists the bundled presets", run_presets},
-  };
-  return table;
-}
-
 void add_global_options(cxxopts::Options& options) {
   options.add_options("Global")
       ("lang", "message language: en, ko, zh, ja, es (default: EULERSTACK_LANG, then the locale)",
@@ -70,6 +58,7 @@ int report(const GlobalOptions& globals, const Error& error) {
   if (category == "PluginError") return kPluginError;
   if (category == "IOError") return kIoError;
   if (category == "InternalError") return kInternalError;
+  if (category == "RuntimeError") return kRuntimeError;
   return kInvalidSpec;
 }
 

@@ -44,5 +44,9 @@ int run_compile(const Args& args, GlobalOptions globals);
 int run_plugins(const Args& args, GlobalOptions globals);
 int run_schema(const Args& args, GlobalOptions globals);
 int run_presets(const Args& args, GlobalOptions globals);
+// Commands that need LibTorch live in a library opened on first use, so that
+// the others never load it (torch_command.cpp).
+int run_run(const Args& args, GlobalOptions globals);
+int run_export(const Args& args, GlobalOptions globals);  // compile --output-dir
 
 }  // namespace eulerstack::cli

@@ -9,7 +9,8 @@ enum ExitCode : int {
   kUsageError = 2,    // bad command line
   kPluginError = 3,   // a needed block or plugin is missing or broken
   kIoError = 4,       // a file could not be read or written
-  kInternalError = 5  // a bug: please report it
+  kInternalError = 5,  // a bug: please report it
+  kRuntimeError = 6    // the model could not be built or run (LibTorch side)
 };
 
 }  // namespace eulerstack::cli

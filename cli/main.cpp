@@ -22,7 +22,8 @@ void print_help() {
                "Usage: eulerstack [--lang LANG] [--plugin-dir DIR]... COMMAND [OPTIONS]\n\nCommands:\n";
   for (const auto& c : commands()) std::cout << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
   std::cout << "\nRun 'eulerstack COMMAND --help' for a command's options.\n"
-               "Exit codes: 0 success, 1 invalid spec, 2 usage error, 3 plugin error, 4 I/O error, 5 internal error.\n";
+               "Exit codes: 0 success, 1 invalid spec, 2 usage error, 3 plugin error, 4 I/O error, 5 internal error,\n"
+               "6 runtime error (the model could not be built or run).\n";
 }
 
 }  // namespace

@@ -1,29 +1,27 @@
-// eulerstack compile [--preset] SPEC (--print-config | --output FILE | --validate-only)
+// eulerstack compile [--preset] SPEC (--print-config | --output FILE | --output-dir DIR | --validate-only)
 
 #include <iostream>
 
 #include "../atomic_file.hpp"
 #include "../command.hpp"
+#include "../compile_options.hpp"
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
 
 namespace eulerstack::cli {
 
 int run_compile(const Args& args, GlobalOptions globals) {
-  cxxopts::Options options("eulerstack compile", "Compile a spec to the JSON runtime config (the normalized IR).");
+  cxxopts::Options options("eulerstack compile",
+                           "Compile a spec to the JSON runtime config (the normalized IR) or a HuggingFace model directory.");
   add_global_options(options);
   add_spec_options(options);
-  options.add_options()("print-config", "print the JSON config to stdout")(
-      "output", "write the JSON config to FILE (atomically)", cxxopts::value<std::string>())(
-      "validate-only", "stop after validation");
+  add_compile_options(options);
   cxxopts::ParseResult parsed;
   try {
+    const GlobalOptions before_parsing = globals;  // the export parses `args` again
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
-    const int modes = static_cast<int>(parsed.count("print-config") + parsed.count("output") + parsed.count("validate-only"));
-    if (modes != 1)
-      throw Error(make_error("UsageError", "cli.usage",
-                             {{"reason", "choose exactly one of --print-config, --output FILE, --validate-only"},
-                              {"command", "compile"}}));
+    require_one_compile_mode(parsed);
+    if (parsed.count("output-dir")) return run_export(args, before_parsing);
     Session session(globals);
     auto [file, r] = load_and_compile(session, parsed);
     session.print(r.diagnostics.errors);

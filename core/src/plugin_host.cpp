@@ -85,60 +85,67 @@ std::vector<fs::path> plugin_files_in(const fs::path& dir) {
       if (name.empty() || name[0] == '.' || it.depth() >= kMaxBundleDepth) it.disable_recursion_pending();
       continue;
     }
-    if (it->path().extension() == ".so" && it->is_regular_file(ec)) files.push_back(it->path());
+    // `<name>.modules.so` is a plugin's LibTorch half, opened only when a model is built.
+    const bool modules_library = name.size() > 11 && name.compare(name.size() - 11, 11, ".modules.so") == 0;
+    if (it->path().extension() == ".so" && !modules_library && it->is_regular_file(ec)) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
 
-const PluginRecord* load_plugin_file(Registry& registry, const fs::path& file) {
+void* open_alias(const fs::path& file, const char* symbol) {
   // A first dlopen of our own keeps dlerror()'s text, which Boost.DLL drops.
   const int mode = RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE;
   void* probe = dlopen(file.c_str(), mode);
   if (!probe) {
     const char* reason = dlerror();
-    fail(registry, file, plugin_error("plugin.not_loadable", {{"reason", reason ? reason : "dlopen failed"}}));
-    return nullptr;
+    throw Error(plugin_error("plugin.not_loadable", {{"file", file.string()}, {"reason", reason ? reason : "dlopen failed"}}));
   }
   boost::dll::shared_library library(file, static_cast<boost::dll::load_mode::type>(mode));
   dlclose(probe);
-  if (!library.has(EULERSTACK_PLUGIN_ENTRY_NAME)) {
-    fail(registry, file, plugin_error("plugin.missing_entry", {{"symbol", EULERSTACK_PLUGIN_ENTRY_NAME}}));
-    open_libraries().push_back(std::move(library));
-    return nullptr;
-  }
-  auto& entry = library.get_alias<PluginEntry>(EULERSTACK_PLUGIN_ENTRY_NAME);
+  const bool has_entry = library.has(symbol);
+  void* entry = has_entry ? library.get<void*>(symbol) : nullptr;
   open_libraries().push_back(std::move(library));
+  if (!has_entry) throw Error(plugin_error("plugin.missing_entry", {{"file", file.string()}, {"symbol", symbol}}));
+  return entry;
+}
 
+void require_compatible(std::uint32_t abi_version, const BuildStamp& stamp, const std::string& name) {
+  const BuildStamp& host = host_build_stamp();
+  if (abi_version != kPluginAbiVersion)
+    throw Error(plugin_error("plugin.abi_mismatch", {{"plugin_abi", std::to_string(abi_version)},
+                                                     {"host_abi", std::to_string(kPluginAbiVersion)},
+                                                     {"plugin_build", describe(stamp)},
+                                                     {"host_build", describe(host)}}));
+  if (auto what = stamp_incompatibility(host, stamp); !what.empty())
+    throw Error(plugin_error("plugin.build_mismatch", {{"what", what},
+                                                       {"plugin", name},
+                                                       {"plugin_build", describe(stamp)},
+                                                       {"host_build", describe(host)}}));
+}
+
+const PluginRecord* load_plugin_file(Registry& registry, const fs::path& file) {
   const PluginDescriptor* descriptor = nullptr;
   try {
-    descriptor = entry();
-  } catch (...) {
-  }
-  if (!descriptor) {
-    fail(registry, file, plugin_error("plugin.no_descriptor", {{"symbol", EULERSTACK_PLUGIN_ENTRY_NAME}}));
-    return nullptr;
-  }
-
-  const BuildStamp& host = host_build_stamp();
-  if (descriptor->abi_version != kPluginAbiVersion) {
-    fail(registry, file, plugin_error("plugin.abi_mismatch",
-                                      {{"plugin_abi", std::to_string(descriptor->abi_version)},
-                                       {"host_abi", std::to_string(kPluginAbiVersion)},
-                                       {"plugin_build", describe(descriptor->stamp)},
-                                       {"host_build", describe(host)}}));
-    return nullptr;
-  }
-  if (auto what = stamp_incompatibility(host, descriptor->stamp); !what.empty()) {
-    fail(registry, file, plugin_error("plugin.build_mismatch", {{"what", what},
-                                                                {"plugin", safe(descriptor->name)},
-                                                                {"plugin_build", describe(descriptor->stamp)},
-                                                                {"host_build", describe(host)}}));
+    auto* entry = reinterpret_cast<PluginEntry*>(open_alias(file, EULERSTACK_PLUGIN_ENTRY_NAME));
+    try {
+      descriptor = entry();
+    } catch (...) {
+    }
+    if (!descriptor)
+      throw Error(plugin_error("plugin.no_descriptor", {{"symbol", EULERSTACK_PLUGIN_ENTRY_NAME}}));
+    require_compatible(descriptor->abi_version, descriptor->stamp, safe(descriptor->name));
+  } catch (const Error& e) {
+    fail(registry, file, e.first());
     return nullptr;
   }
 
   PluginRecord record{safe(descriptor->name), safe(descriptor->version), safe(descriptor->bundle),
-                      safe(descriptor->description), file, describe(descriptor->stamp)};
+                      safe(descriptor->description), file, {}, {}, describe(descriptor->stamp)};
+  if (descriptor->modules_library && *descriptor->modules_library)
+    record.modules_file = file.parent_path() / descriptor->modules_library;
+  if (descriptor->python_module && *descriptor->python_module)
+    record.python_file = file.parent_path() / descriptor->python_module;
   if (record.name.empty() || !descriptor->register_blocks) {
     fail(registry, file, plugin_error("plugin.incomplete_descriptor"));
     return nullptr;

@@ -6,7 +6,11 @@
 // each with a bias when `bias: true`.
 // Activations: gelu, relu, and swiglu, which in a plain mlp means SiLU and in
 // gated_mlp means SiLU(gate) * up (SwiGLU); gelu / relu in gated_mlp give
-// GeGLU / ReGLU.
+// GeGLU / ReGLU. gelu is the exact (erf) GELU.
+//
+// Modules (libeulerstack_ffn.modules.so): gate_proj and up_proj are drawn from
+// normal(init_std), down_proj from normal(init_std / sqrt(2 * n_layers)),
+// biases start at zero. FfnOutput.aux_loss is undefined.
 
 #include <cstdint>
 
@@ -57,4 +61,5 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("ffn", "0.1.0", "core", "Dense feed-forward blocks: mlp and gated_mlp", register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("ffn", "0.1.0", "core", "Dense feed-forward blocks: mlp and gated_mlp", register_blocks,
+                               "libeulerstack_ffn.modules.so", "eulerstack_ffn.py")

@@ -5,6 +5,42 @@
 // {up_proj, down_proj} with expert_type: mlp), shared_experts.<i>.{...} with
 // the same shape, and the router's `router.weight [E, d]`. Every expert uses
 // the block's activation and the model's mlp_ratio * d_model hidden width.
+//
+// Runtime semantics (libeulerstack_moe.modules.so); x is flattened to [N, d]:
+//   Router logits = x W^T in float32 (while training with router_jitter j > 0,
+//   x is first multiplied by uniform(1 - j, 1 + j) noise).
+//   `softmax` router: scores = softmax(a(logits)) over the experts, where the
+//   affinity a is the identity (softmax), sigmoid, or sqrt(softplus).
+//   `sigmoid` router (DeepSeek-V3): scores = sigmoid(logits), or
+//   sqrt(softplus(logits)) with affinity sqrt_softplus.
+//   Selection: top_k of the scores; with bias_correction.enabled, of scores +
+//   the float32 buffer `router.expert_bias` [E] (zeros at start), while the
+//   weights come from the unbiased scores. After each training forward,
+//   expert_bias_e -= update_rate * sign(load_e - 1/E) for every expert whose
+//   |load_e - 1/E| > target_imbalance / E (load_e: share of the N*k assignments).
+//   weights = the selected scores, divided by (their sum + 1e-20) when
+//   norm_topk_prob. probs (balance losses) = scores normalised per token.
+//   routing.type hash: expert j of a token is (h + j) mod E with, for P = 2^31 - 1
+//   and A = 48271 (mod: non-negative remainder),
+//     h = (((token_id mod P) * A + (hash_salt mod P)) mod P) * A mod P,
+//   and weight 1/top_k; the token ids come from FfnInput.token_ids.
+//   Dispatch: assignments sorted by expert (stably, so token order within an
+//   expert); every expert runs once on its tokens and adds weight * output.
+//   Capacity, in training only with capacity_drop_policy drop or pad:
+//   ceil(capacity_factor * N * top_k / E) assignments per expert, the first in
+//   token order; later ones contribute nothing. Inference never drops, and
+//   overflow never limits. Shared experts are added to every token, unweighted.
+//   FfnOutput.aux_loss (float32 scalar, always defined):
+//     load_balance_coef * E * sum_e f_e P_e   (f_e: share of the N*k assignments
+//       to e, before capacity; P_e: mean of probs over the tokens)
+//     + z_loss * mean(logsumexp(logits)^2)
+//     + balance.sequence_aux_coef * (the balance term within each sequence of
+//       the [B, T] input, averaged over B).
+//   balance.group_limit is refused (runtime.unsupported_param): without the
+//   number of expert groups node-limited routing cannot be built.
+// Init: router.weight normal(router_init_std, or the model's init std);
+// gate_proj / up_proj normal(init_std), down_proj normal(init_std / sqrt(2 * n_layers)),
+// biases zeros.
 
 #include <cstdint>
 
@@ -126,4 +162,5 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("moe", "0.1.0", "core", "Mixture-of-experts FFN with top-k routers", register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("moe", "0.1.0", "core", "Mixture-of-experts FFN with top-k routers", register_blocks,
+                               "libeulerstack_moe.modules.so", "eulerstack_moe.py")

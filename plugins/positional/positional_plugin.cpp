@@ -1,9 +1,12 @@
 // Positional schemes, selected by `embedding.positional`; their parameters sit
 // inline in the `embedding` mapping.
 //   rope:    rotary position embedding applied to queries and keys by the mixers
-//            that declare the "positional" capability; scaling modes for long context
+//            that declare the "positional" capability (rotate_half layout, as HF);
+//            scaling modes for long context, where model.max_seq_len is the extended
+//            context and max_seq_len / factor the trained one (see rope.cpp)
 //   alibi:   per-head linear attention biases (fixed slopes, no weights)
-//   learned: absolute position table `embed_positions [max_seq_len, d]` (GPT-2)
+//   learned: absolute position table `embed_positions [max_seq_len, d]` (GPT-2),
+//            init normal(init_std); positions >= max_seq_len are an error
 //   none:    no positional signal beyond what mixers carry themselves
 
 #include <cstdint>
@@ -68,4 +71,5 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("positional", "0.1.0", "core", "Positional encodings: rope, alibi, learned, none", register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("positional", "0.1.0", "core", "Positional encodings: rope, alibi, learned, none",
+                               register_blocks, "libeulerstack_positional.modules.so", "eulerstack_positional.py")

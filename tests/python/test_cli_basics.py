@@ -1,6 +1,6 @@
 import pytest
 
-COMMANDS = ["plugins", "schema", "presets"]
+COMMANDS = ["plugins", "schema", "presets", "run"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

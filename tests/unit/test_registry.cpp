@@ -26,12 +26,12 @@ BlockSchema schema(std::string name) {
   return s;
 }
 
-eulerstack::MixerDefinition mixer(std::string name) { return {schema(std::move(name)), {}}; }
-eulerstack::FfnDefinition ffn(std::string name) { return {schema(std::move(name)), {}}; }
-eulerstack::RouterDefinition router(std::string name) { return {schema(std::move(name)), {}}; }
+eulerstack::MixerDefinition mixer(std::string name) { return {schema(std::move(name))}; }
+eulerstack::FfnDefinition ffn(std::string name) { return {schema(std::move(name))}; }
+eulerstack::RouterDefinition router(std::string name) { return {schema(std::move(name))}; }
 
 PluginRecord plugin(std::string name, std::string file = {}) {
-  return PluginRecord{std::move(name), "0.1.0", "tests", "a test plugin", std::move(file), "in-process"};
+  return PluginRecord{std::move(name), "0.1.0", "tests", "a test plugin", std::move(file), {}, {}, "in-process"};
 }
 
 std::vector<std::string> names(const std::vector<eulerstack::BlockEntry>& entries) {
@@ -151,7 +151,7 @@ TEST_CASE("a malformed schema is refused with the reason") {
   auto defect_of = [](BlockSchema s) {
     Registry registry;
     Registrar staged;
-    staged.add(eulerstack::PositionalDefinition{std::move(s), {}});
+    staged.add(eulerstack::PositionalDefinition{std::move(s)});
     const auto d = error_of([&] { registry.commit(plugin("p", "/p/libp.so"), std::move(staged)); });
     CHECK(d.id == "plugin.bad_schema");
     CHECK(registry.report().loaded.empty());

@@ -1,7 +1,8 @@
 #pragma once
-// What a plugin tells core about one block type. Torch-free: the module
-// factories are declared against forward-declared interfaces, so code that only
-// validates or explains specs never includes a torch header.
+// What a plugin tells core about one block type. Torch-free: the LibTorch
+// modules come from the plugin's separate module library
+// (runtime/module_catalog.hpp), so code that only validates or explains specs
+// never includes a torch header nor loads LibTorch.
 
 #include <cstdint>
 #include <functional>
@@ -74,13 +75,10 @@ class FfnModule;
 class RouterModule;
 class PositionalModule;
 
-template <class Module>
-using ModuleFactory = std::function<std::shared_ptr<Module>(const BlockContext&)>;
-
+// The module types only tag which registry a definition belongs to.
 template <class Module>
 struct BlockDefinition {
   BlockSchema schema;
-  ModuleFactory<Module> make;  // the LibTorch module (runtime)
 };
 
 using MixerDefinition = BlockDefinition<MixerModule>;

@@ -3,7 +3,9 @@
 // blocks. Plugins are opened with immediate binding and RTLD_NODELETE and are
 // never unloaded: modules and std::functions they created may outlive any scope.
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -33,6 +35,15 @@ void load_plugins(Registry& registry, const std::vector<SearchDir>& search_path)
 // Loads one file. Returns the record, or nullopt after recording a failure or
 // a shadowed duplicate in the report.
 const PluginRecord* load_plugin_file(Registry& registry, const std::filesystem::path& file);
+
+// Opens `file` for the life of the process and returns what its Boost.DLL
+// alias `symbol` points to. Throws Error(PluginError): plugin.not_loadable
+// (with the loader's reason) or plugin.missing_entry.
+void* open_alias(const std::filesystem::path& file, const char* symbol);
+
+// Throws Error(PluginError) plugin.abi_mismatch or plugin.build_mismatch,
+// printing both sides, unless a library's ABI version and stamp match this host.
+void require_compatible(std::uint32_t abi_version, const BuildStamp& stamp, const std::string& name);
 
 // The directory holding the running executable (/proc/self/exe).
 std::filesystem::path executable_dir();

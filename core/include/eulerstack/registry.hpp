@@ -22,6 +22,8 @@ struct PluginRecord {
   std::string bundle;
   std::string description;
   std::filesystem::path file;  // empty for blocks registered in-process (tests)
+  std::filesystem::path modules_file;  // the LibTorch module library; empty when none
+  std::filesystem::path python_file;   // the Python twin of the blocks; empty when none
   std::string build;           // describe(stamp)
 };
 

@@ -5,6 +5,16 @@
 //   q_proj [H*hd, d]   k_proj, v_proj [KV*hd, d]   o_proj [d, H*hd]
 //   MLA instead of k_proj/v_proj: kv_down_proj [L, d], k_up_proj, v_up_proj [KV*hd, L]
 //   q/k/v (or q/k_up/v_up) carry biases when qkv_bias is true; o_proj never does.
+// Init: weights normal(init_std), o_proj normal(init_std / sqrt(2 * n_layers)), biases zeros.
+//
+// Module (attention_module.cpp): queries and keys are rotated by the model's
+// positional module (RoPE or identity), GQA/MQA repeat each K/V head for
+// n_heads / n_kv_heads consecutive query heads, and a key is visible iff
+// k_pos <= q_pos and, with a window w, q_pos - k_pos < w (dilated: and the
+// distance is a multiple of window_dilation; nsa: or, beyond the window, a
+// multiple of window_dilation, default 4). ALiBi adds its bias to the scores.
+// The KV cache holds rotated keys and values; with a window (not nsa) it keeps
+// only the newest w - 1, all a later query can see.
 
 #include <cstdint>
 
@@ -92,5 +102,6 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("attention", "0.1.0", "core", "Causal softmax attention (MHA, GQA, MQA, sliding window, MLA)",
-                  register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("attention", "0.1.0", "core",
+                               "Causal softmax attention (MHA, GQA, MQA, sliding window, MLA)", register_blocks,
+                               "libeulerstack_attention.modules.so", "eulerstack_attention.py")

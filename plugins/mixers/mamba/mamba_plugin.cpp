@@ -7,7 +7,28 @@
 //   mamba1: in_proj [2*di, d]  conv1d [di, 1, K] + bias  x_proj [r + 2*N, di]
 //           dt_proj [di, r] + bias  A_log [di, N]  D [di]  out_proj [d, di]
 // with di = expand*d, h = di/head_dim, g = n_groups, N = d_state, K = d_conv,
-// r = ceil(d/16).
+// r = ceil(d/16). in_proj splits as [z, xBC, dt] (mamba2; xBC = [x, B, C]) and
+// [x, z] (mamba1); x_proj as [dt, B, C].
+//
+// Modules (libeulerstack_mamba.modules.so):
+//   mamba2: conv1d over xBC + SiLU; dt = softplus(dt + dt_bias), A = -exp(A_log);
+//     y = SSD(x, dt, A, B, C) + D x; norm = gated RMSNorm (mamba_ssm RMSNormGated,
+//     norm_before_gate=False): rmsnorm(y * silu(z)) * weight over groups of di/g
+//     channels, eps 1e-5; out_proj. Prefill/training use the chunked SSD
+//     algorithm (ssd.cpp, chunk_size tokens per chunk); single-token calls the
+//     recurrence.
+//   mamba1: conv1d over x + SiLU; dt = softplus(dt_proj(dt)); A = -exp(A_log);
+//     selective scan (selective_scan.cpp: sequential over time, vectorised over
+//     batch, channels and state) + D x; times silu(z); out_proj.
+//   The cache holds the last K-1 conv inputs (pre-activation) and the SSM state
+//   (float32); the scans run in float32 whatever the model dtype.
+//
+// Initialisation: in_proj, x_proj normal(init_std); out_proj
+// normal(init_std/sqrt(2*n_layers)); conv1d.weight uniform(±1/sqrt(K)), bias 0;
+// D 1; norm.weight 1. dt_bias (mamba2) and dt_proj.bias (mamba1) are
+// softplus^-1(dt) with dt = exp(uniform(log 1e-3, log 1e-1)) clamped >= 1e-4.
+// mamba2 A_log = log(uniform[1, 16]) per head; mamba1 A_log[c, n] = log(n+1)
+// (S4D-real) and dt_proj.weight uniform(±r^-0.5).
 
 #include <cstdint>
 
@@ -90,4 +111,5 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("mamba", "0.1.0", "core", "Mamba2 (SSD) and Mamba1 selective state-space mixers", register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("mamba", "0.1.0", "core", "Mamba2 (SSD) and Mamba1 selective state-space mixers",
+                               register_blocks, "libeulerstack_mamba.modules.so", "eulerstack_mamba.py")

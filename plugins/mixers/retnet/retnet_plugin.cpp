@@ -5,6 +5,18 @@
 // o_proj [d, v*d] (v = value_factor), no biases. The per-head group norm has
 // no affine weights and the decays are fixed, so neither adds parameters.
 // Heads come from model.n_heads.
+//
+// Modules (lib<this>.modules.so): H = n_heads, dk = d/H, dv = v*d/H;
+// q = q_proj(x), k = k_proj(x) * dk^-0.5, v = v_proj(x), per head. With rope,
+// q and k are rotated by absolute position with the block's own rotation
+// (xpos.hpp: theta_i = 10000^(-2i/dk), rotate every two), not the model's
+// positional scheme. Decay gamma_h = 1 - 2^(-5-h). Retention runs in float32
+// (retention.hpp) without torchscale's scale normalisations; then a per-head
+// layer norm over dv without affine weights (eps 1e-5), a swish gate
+// silu(g_proj(x)) * normed, and o_proj. A full forward uses the chunkwise form
+// when chunkwise is set and T > chunk_size, else the parallel one; with a cache
+// (state [B, H, dk, dv]) single tokens use the recurrent form.
+// Init: q/k/v/g_proj normal(init_std), o_proj normal(init_std / sqrt(2 * n_layers)).
 
 #include <cstdint>
 
@@ -55,4 +67,5 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN("retnet", "0.1.0", "core", "RetNet multi-scale retention mixer", register_blocks)
+EULERSTACK_PLUGIN_WITH_MODULES("retnet", "0.1.0", "core", "RetNet multi-scale retention mixer", register_blocks,
+                               "libeulerstack_retnet.modules.so", "eulerstack_retnet.py")

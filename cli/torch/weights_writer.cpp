@@ -1,0 +1,150 @@
+#include "weights_writer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include <ATen/ATen.h>
+
+#include "eulerstack/diagnostics.hpp"
+#include "eulerstack/runtime/initialize.hpp"
+#include "eulerstack/safetensors.hpp"
+#include "output_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace eulerstack::cli {
+namespace {
+
+std::string safetensors_dtype(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "F32";
+    case at::kBFloat16: return "BF16";
+    case at::kHalf: return "F16";
+    default: throw std::logic_error(std::string("no safetensors dtype for ") + c10::toString(dtype));
+  }
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int unit = 0;
+  while (bytes >= 1000.0 && unit < 4) bytes /= 1000.0, ++unit;
+  char text[32];
+  std::snprintf(text, sizeof text, unit ? "%.1f %s" : "%.0f %s", bytes, units[unit]);
+  return text;
+}
+
+// Bytes written, rate and ETA on a terminal, for models worth waiting on.
+class Progress {
+ public:
+  explicit Progress(std::uint64_t total)
+      : total_(total), shown_(isatty(STDERR_FILENO) && total >= (64u << 20)), start_(Clock::now()) {}
+  void advance(std::uint64_t bytes) {
+    done_ += bytes;
+    if (!shown_) return;
+    const auto now = Clock::now();
+    if (done_ < total_ && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? done_ / seconds : 0.0;
+    const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
+    std::fprintf(stderr, "\rweights: %s / %s  %s/s  ETA %.0f s   ", human_bytes(done_).c_str(),
+                 human_bytes(total_).c_str(), human_bytes(rate).c_str(), eta);
+    if (done_ >= total_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::uint64_t total_;
+  std::uint64_t done_ = 0;
+  bool shown_;
+  Clock::time_point start_;
+  Clock::time_point last_;
+};
+
+struct Shard {
+  std::vector<safetensors::TensorEntry> entries;
+  std::uint64_t bytes = 0;
+};
+
+void write_or_fail(std::ofstream& out, const char* data, std::size_t size, const fs::path& file) {
+  out.write(data, static_cast<std::streamsize>(size));
+  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed (disk full?)"}}));
+}
+
+}  // namespace
+
+std::uint64_t parse_size(const std::string& text) {
+  static const std::map<std::string, double> units{{"", 1},      {"B", 1},      {"KB", 1e3},         {"MB", 1e6},
+                                                   {"GB", 1e9},  {"TB", 1e12},  {"KIB", 1024.0},     {"MIB", 1048576.0},
+                                                   {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
+  std::size_t used = 0;
+  double number = -1;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto it = units.find(unit);
+  if (number <= 0 || !std::isfinite(number) || it == units.end())
+    throw Error(make_error("UsageError", "cli.usage",
+                           {{"reason", "--max-shard-size '" + text + "' is not a size like 50GB, 500MB or 2GiB"},
+                            {"command", "compile"}}));
+  return static_cast<std::uint64_t>(number * it->second);
+}
+
+WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const fs::path& dir,
+                             std::uint64_t max_shard_bytes) {
+  const auto rules = init_rules(model);
+  std::map<std::string, at::Tensor> parameters;
+  std::vector<Shard> shards(1);
+  WrittenWeights written;
+  for (const auto& p : model.named_parameters()) {
+    safetensors::TensorEntry entry{p.key(), safetensors_dtype(p.value().scalar_type()), p.value().sizes().vec()};
+    const std::uint64_t bytes = safetensors::byte_size(entry);
+    if (shards.back().bytes > 0 && shards.back().bytes + bytes > max_shard_bytes) shards.emplace_back();
+    shards.back().entries.push_back(entry);
+    shards.back().bytes += bytes;
+    written.tensor_bytes += bytes;
+    written.parameters += p.value().numel();
+    parameters[p.key()] = p.value();
+  }
+
+  Progress progress(written.tensor_bytes);
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    const std::string file_name = shards.size() == 1 ? "model.safetensors" : name;
+    const fs::path file = dir / file_name;
+    std::ofstream out(file, std::ios::binary);
+    const std::string head = safetensors::frame(shards[i].entries, {{"format", "pt"}});
+    write_or_fail(out, head.data(), head.size(), file);
+    for (const auto& entry : shards[i].entries) {
+      check_interrupted();
+      const at::Tensor& parameter = parameters.at(entry.name);
+      const at::Tensor value = initial_value(*rules.at(entry.name), seed, entry.name, parameter.sizes())
+                                   .to(parameter.scalar_type())
+                                   .contiguous();
+      write_or_fail(out, static_cast<const char*>(value.const_data_ptr()), entry.end - entry.begin, file);
+      progress.advance(entry.end - entry.begin);
+      weight_map[entry.name] = file_name;
+    }
+    out.close();
+    if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "close failed"}}));
+    written.files.push_back(file_name);
+  }
+  if (shards.size() > 1) {
+    const nlohmann::json index = {{"metadata", {{"total_size", written.tensor_bytes}}}, {"weight_map", weight_map}};
+    std::ofstream(dir / "model.safetensors.index.json") << index.dump(2) << "\n";
+    written.files.push_back("model.safetensors.index.json");
+  }
+  return written;
+}
+
+}  // namespace eulerstack::cli

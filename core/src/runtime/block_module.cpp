@@ -1,0 +1,49 @@
+#include "eulerstack/runtime/block_module.hpp"
+
+#include <ATen/ATen.h>
+
+namespace eulerstack {
+
+namespace init {
+InitRule normal(double std) {
+  return [std](at::Tensor& t, at::Generator& g) { t.normal_(0.0, std, g); };
+}
+InitRule zeros() {
+  return [](at::Tensor& t, at::Generator&) { t.zero_(); };
+}
+InitRule ones() {
+  return [](at::Tensor& t, at::Generator&) { t.fill_(1.0); };
+}
+InitRule constant(double value) {
+  return [value](at::Tensor& t, at::Generator&) { t.fill_(value); };
+}
+InitRule uniform(double low, double high) {
+  return [low, high](at::Tensor& t, at::Generator& g) { t.uniform_(low, high, g); };
+}
+}  // namespace init
+
+const InitRule* BlockModule::init_rule(const std::string& local_name) const {
+  auto it = rules_.find(local_name);
+  return it == rules_.end() ? nullptr : &it->second;
+}
+
+at::Tensor BlockModule::add_parameter(const std::string& name, std::vector<std::int64_t> shape,
+                                      const at::TensorOptions& options, InitRule rule) {
+  rules_[name] = std::move(rule);
+  return register_parameter(name, at::empty(shape, options));
+}
+
+Linear::Linear(std::int64_t in, std::int64_t out, bool bias, const at::TensorOptions& options, InitRule weight_rule) {
+  weight_ = add_parameter("weight", {out, in}, options, std::move(weight_rule));
+  if (bias) bias_ = add_parameter("bias", {out}, options, init::zeros());
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+
+std::shared_ptr<Linear> add_linear(torch::nn::Module& parent, const std::string& name, std::int64_t in,
+                                   std::int64_t out, bool bias, const at::TensorOptions& options,
+                                   InitRule weight_rule) {
+  return parent.register_module(name, std::make_shared<Linear>(in, out, bias, options, std::move(weight_rule)));
+}
+
+}  // namespace eulerstack

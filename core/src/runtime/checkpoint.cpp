@@ -1,0 +1,98 @@
+#include "eulerstack/runtime/checkpoint.hpp"
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "eulerstack/diagnostics.hpp"
+#include "eulerstack/safetensors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace eulerstack {
+namespace {
+
+Error mismatch(const fs::path& where, const std::string& reason) {
+  return Error(make_error("IOError", "weights.mismatch", {{"file", where.string()}, {"reason", reason}}));
+}
+
+at::ScalarType scalar_type_of(const std::string& dtype) {
+  if (dtype == "F32") return at::kFloat;
+  if (dtype == "BF16") return at::kBFloat16;
+  if (dtype == "F16") return at::kHalf;
+  return at::kByte;  // not a parameter dtype; refused by the caller
+}
+
+// The safetensors files of a directory: the index's shards, or model.safetensors.
+std::vector<fs::path> weight_files(const fs::path& dir) {
+  const fs::path index = dir / "model.safetensors.index.json";
+  std::error_code ec;
+  if (fs::exists(index, ec)) {
+    std::ifstream in(index);
+    const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
+      throw mismatch(index, "the index has no weight_map");
+    std::set<std::string> files;
+    for (const auto& [name, file] : json["weight_map"].items()) {
+      if (!file.is_string()) throw mismatch(index, "weight_map['" + name + "'] is not a file name");
+      files.insert(file.get<std::string>());
+    }
+    std::vector<fs::path> out;
+    for (const auto& file : files) {
+      if (fs::path(file).has_parent_path()) throw mismatch(index, "shard '" + file + "' is not a file in the directory");
+      out.push_back(dir / file);
+    }
+    return out;
+  }
+  if (!fs::exists(dir / "model.safetensors", ec))
+    throw Error(make_error("IOError", "io.cannot_read", {{"path", (dir / "model.safetensors").string()}}));
+  return {dir / "model.safetensors"};
+}
+
+}  // namespace
+
+Json read_exported_ir(const fs::path& dir) {
+  const fs::path file = dir / "config.json";
+  std::ifstream in(file);
+  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
+  Json config = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object() || !config.contains("eulerstack_ir") || !config["eulerstack_ir"].is_object())
+    throw mismatch(file, "config.json has no eulerstack_ir: the directory was not exported by eulerstack");
+  return config["eulerstack_ir"];
+}
+
+void load_weights(CausalLM& model, const fs::path& dir) {
+  auto parameters = model.named_parameters();
+  std::map<std::string, bool> loaded;
+  for (const auto& p : parameters) loaded[p.key()] = false;
+  const bool tied = model.ir().at("head").at("tied").get<bool>();
+
+  at::NoGradGuard no_grad;
+  for (const auto& file : weight_files(dir)) {
+    const auto header = safetensors::read_header(file);
+    for (const auto& entry : header.tensors) {
+      if (!loaded.count(entry.name)) {
+        if (tied && entry.name == "lm_head.weight") continue;  // a tied head saved twice
+        throw mismatch(file, "unexpected tensor '" + entry.name + "': the model has no such parameter");
+      }
+      if (loaded[entry.name]) throw mismatch(file, "tensor '" + entry.name + "' is stored twice");
+      at::Tensor target = parameters[entry.name];
+      if (entry.shape != target.sizes().vec())
+        throw mismatch(file, "tensor '" + entry.name + "' has shape " + Json(entry.shape).dump() + ", the model needs " +
+                                 Json(target.sizes().vec()).dump());
+      const at::ScalarType stored = scalar_type_of(entry.dtype);
+      if (stored == at::kByte)
+        throw mismatch(file, "tensor '" + entry.name + "' is " + entry.dtype + ", not a float type (F32, BF16, F16)");
+      at::Tensor buffer = at::empty(target.sizes(), at::TensorOptions().dtype(stored));
+      safetensors::read_tensor(file, header, entry, buffer.mutable_data_ptr());
+      target.copy_(buffer);
+      loaded[entry.name] = true;
+    }
+  }
+  for (const auto& [name, done] : loaded)
+    if (!done) throw mismatch(dir, "missing tensor '" + name + "'");
+}
+
+}  // namespace eulerstack

@@ -1,0 +1,58 @@
+#include "eulerstack/runtime/initialize.hpp"
+
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace eulerstack {
+
+std::uint64_t parameter_seed(std::uint64_t model_seed, const std::string& full_name) {
+  // FNV-1a over the name, mixed with the seed by splitmix64: stable across
+  // platforms and library versions, unlike std::hash.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : full_name) h = (h ^ c) * 0x100000001b3ull;
+  std::uint64_t z = h ^ (model_seed + 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+namespace {
+
+void add_rules(torch::nn::Module& module, const std::string& prefix, std::map<std::string, const InitRule*>& rules) {
+  const auto* block = dynamic_cast<const BlockModule*>(&module);
+  if (!block) return;
+  for (const auto& param : module.named_parameters(/*recurse=*/false))
+    if (const InitRule* rule = block->init_rule(param.key())) rules[prefix + param.key()] = rule;
+}
+
+}  // namespace
+
+std::map<std::string, const InitRule*> init_rules(torch::nn::Module& root) {
+  std::map<std::string, const InitRule*> rules;
+  add_rules(root, "", rules);  // the root may live on the stack: never ask it for a shared_ptr
+  for (const auto& item : root.named_modules("", /*include_self=*/false)) add_rules(*item.value(), item.key() + ".", rules);
+  return rules;
+}
+
+at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
+                         at::IntArrayRef shape) {
+  at::Generator generator = at::detail::createCPUGenerator(parameter_seed(model_seed, full_name));
+  at::Tensor value = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+  rule(value, generator);
+  return value;
+}
+
+void initialize_parameters(torch::nn::Module& root, std::uint64_t model_seed) {
+  const auto rules = init_rules(root);
+  at::NoGradGuard no_grad;
+  for (const auto& param : root.named_parameters()) {
+    auto it = rules.find(param.key());
+    if (it == rules.end()) throw std::logic_error("parameter '" + param.key() + "' has no init rule");
+    at::Tensor target = param.value();
+    target.copy_(initial_value(*it->second, model_seed, param.key(), target.sizes()));
+  }
+}
+
+}  // namespace eulerstack

@@ -1,0 +1,137 @@
+#include "eulerstack/safetensors.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+#include "eulerstack/diagnostics.hpp"
+
+namespace eulerstack::safetensors {
+namespace {
+
+// The reference implementation's limit: a larger header is refused unread.
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
+Error invalid(const std::filesystem::path& file, const std::string& reason) {
+  return Error(make_error("IOError", "safetensors.invalid", {{"file", file.string()}, {"reason", reason}}));
+}
+
+const std::map<std::string, std::size_t>& dtype_sizes() {
+  static const std::map<std::string, std::size_t> sizes{
+      {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
+      {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4}, {"I64", 8}, {"U64", 8}, {"F64", 8}};
+  return sizes;
+}
+
+std::uint64_t element_count(const std::vector<std::int64_t>& shape) {
+  std::uint64_t n = 1;
+  for (auto d : shape) n *= static_cast<std::uint64_t>(d);
+  return n;
+}
+
+}  // namespace
+
+std::size_t dtype_size(const std::string& dtype) {
+  auto it = dtype_sizes().find(dtype);
+  if (it == dtype_sizes().end()) throw invalid("", "unknown dtype '" + dtype + "'");
+  return it->second;
+}
+
+std::uint64_t byte_size(const TensorEntry& entry) { return element_count(entry.shape) * dtype_size(entry.dtype); }
+
+std::string frame(std::vector<TensorEntry>& entries, const Json& metadata) {
+  nlohmann::json header = nlohmann::json::object();  // sorted keys: the same entries give the same bytes
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (auto& entry : entries) {
+    entry.begin = offset;
+    entry.end = offset += byte_size(entry);
+    header[entry.name] = {{"dtype", entry.dtype}, {"shape", entry.shape}, {"data_offsets", {entry.begin, entry.end}}};
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
+  return out + json;
+}
+
+Header read_header(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(file, ec);
+  if (ec || file_size < 8) throw invalid(file, "the file is shorter than the 8-byte header length");
+  unsigned char length_bytes[8];
+  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | length_bytes[i];
+  if (length > kMaxHeaderBytes)
+    throw invalid(file, "the header claims " + std::to_string(length) + " bytes, more than the 100 MB limit");
+  if (length > file_size - 8)
+    throw invalid(file, "the header claims " + std::to_string(length) + " bytes but the file has " +
+                            std::to_string(file_size - 8) + " after the length");
+  std::string text(length, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(length));
+
+  Header header;
+  header.data_start = 8 + length;
+  const std::uint64_t buffer = file_size - header.data_start;
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) throw invalid(file, "the header is not a JSON object");
+  for (auto& [name, value] : json.items()) {
+    if (name == "__metadata__") {
+      if (!value.is_object()) throw invalid(file, "__metadata__ is not an object");
+      for (auto& [key, v] : value.items())
+        if (!v.is_string()) throw invalid(file, "__metadata__." + key + " is not a string");
+      header.metadata = Json(value);
+      continue;
+    }
+    const std::string where = "tensor '" + name + "': ";
+    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
+      throw invalid(file, where + "needs dtype, shape and data_offsets");
+    TensorEntry entry;
+    entry.name = name;
+    if (!value["dtype"].is_string() || !dtype_sizes().count(value["dtype"].get<std::string>()))
+      throw invalid(file, where + "unknown dtype " + value["dtype"].dump());
+    entry.dtype = value["dtype"].get<std::string>();
+    if (!value["shape"].is_array()) throw invalid(file, where + "shape is not a list");
+    for (const auto& d : value["shape"]) {
+      if (!d.is_number_unsigned()) throw invalid(file, where + "shape " + value["shape"].dump() + " is not a list of sizes");
+      entry.shape.push_back(d.get<std::int64_t>());
+    }
+    const auto& offsets = value["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+      throw invalid(file, where + "data_offsets is not [begin, end]");
+    entry.begin = offsets[0].get<std::uint64_t>();
+    entry.end = offsets[1].get<std::uint64_t>();
+    if (entry.begin > entry.end || entry.end > buffer)
+      throw invalid(file, where + "data_offsets " + offsets.dump() + " lie outside the " + std::to_string(buffer) +
+                              "-byte data buffer");
+    if (entry.end - entry.begin != byte_size(entry))
+      throw invalid(file, where + "holds " + std::to_string(entry.end - entry.begin) + " bytes but shape " +
+                              value["shape"].dump() + " of " + entry.dtype + " needs " + std::to_string(byte_size(entry)));
+    header.tensors.push_back(std::move(entry));
+  }
+  std::sort(header.tensors.begin(), header.tensors.end(),
+            [](const TensorEntry& a, const TensorEntry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  std::uint64_t expected = 0;
+  for (const auto& entry : header.tensors) {
+    if (entry.begin < expected) throw invalid(file, "tensor '" + entry.name + "' overlaps the tensor before it");
+    if (entry.begin > expected)
+      throw invalid(file, "bytes " + std::to_string(expected) + ".." + std::to_string(entry.begin) + " belong to no tensor");
+    expected = entry.end;
+  }
+  if (expected != buffer)
+    throw invalid(file, "the data buffer has " + std::to_string(buffer) + " bytes but the tensors cover " +
+                            std::to_string(expected));
+  return header;
+}
+
+void read_tensor(const std::filesystem::path& file, const Header& header, const TensorEntry& entry, void* out) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(header.data_start + entry.begin));
+  in.read(static_cast<char*>(out), static_cast<std::streamsize>(entry.end - entry.begin));
+  if (!in) throw invalid(file, "tensor '" + entry.name + "' could not be read");
+}
+
+}  // namespace eulerstack::safetensors

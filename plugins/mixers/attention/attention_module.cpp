@@ -1,0 +1,117 @@
+// The LibTorch module of the attention mixer (layout in attention_plugin.cpp).
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include <ATen/ATen.h>
+
+#include "attention_cache.hpp"
+#include "attention_mask.hpp"
+#include "eulerstack/runtime/module_catalog.hpp"
+
+namespace eulerstack::attention {
+namespace {
+
+class Attention : public MixerModule {
+ public:
+  explicit Attention(const ModuleContext& context) : pattern_(KeyPattern::from(context.block)) {
+    const auto& block = context.block;
+    const std::int64_t d = block.model_int("d_model");
+    heads_ = block.model_int("n_heads");
+    kv_heads_ = block.model_int("n_kv_heads");
+    TORCH_CHECK(heads_ > 0 && kv_heads_ > 0 && heads_ % kv_heads_ == 0, "attention: n_heads ", heads_,
+                " must be a multiple of n_kv_heads ", kv_heads_);
+    head_dim_ = d / heads_;
+    attn_drop_ = block.param<double>("attn_drop");
+    const bool bias = block.param<bool>("qkv_bias");
+    const auto& options = context.options;
+    const auto weight = init::normal(context.init_std);
+    const std::int64_t q_width = heads_ * head_dim_, kv_width = kv_heads_ * head_dim_;
+
+    q_proj_ = add_linear(*this, "q_proj", d, q_width, bias, options, weight);
+    if (block.is_set("latent_dim")) {
+      const auto latent = block.param<std::int64_t>("latent_dim");
+      kv_down_proj_ = add_linear(*this, "kv_down_proj", d, latent, false, options, weight);
+      k_proj_ = add_linear(*this, "k_up_proj", latent, kv_width, bias, options, weight);
+      v_proj_ = add_linear(*this, "v_up_proj", latent, kv_width, bias, options, weight);
+    } else {
+      k_proj_ = add_linear(*this, "k_proj", d, kv_width, bias, options, weight);
+      v_proj_ = add_linear(*this, "v_proj", d, kv_width, bias, options, weight);
+    }
+    const double depth = static_cast<double>(std::max<std::int64_t>(context.n_layers, 1));
+    o_proj_ = add_linear(*this, "o_proj", q_width, d, false, options,
+                         init::normal(context.init_std / std::sqrt(2.0 * depth)));
+  }
+
+  at::Tensor forward(const at::Tensor& x, const MixerInput& input) override {
+    TORCH_CHECK(input.positional, "attention: MixerInput.positional must be set");
+    const std::int64_t batch = x.size(0), length = x.size(1);
+    auto split_heads = [&](const at::Tensor& t, std::int64_t heads) {
+      return t.view({batch, length, heads, head_dim_}).transpose(1, 2);
+    };
+    const at::Tensor kv_source = kv_down_proj_ ? kv_down_proj_->forward(x) : x;
+    at::Tensor q = split_heads(q_proj_->forward(x), heads_);
+    at::Tensor k = split_heads(k_proj_->forward(kv_source), kv_heads_);
+    at::Tensor v = split_heads(v_proj_->forward(kv_source), kv_heads_);
+
+    const at::Tensor q_positions = input.positions.to(x.device(), at::kLong);
+    std::tie(q, k) = input.positional->rotate(q, k, q_positions);
+
+    at::Tensor k_positions = q_positions;
+    AttentionCache* cache = nullptr;
+    if (input.cache) {
+      cache = dynamic_cast<AttentionCache*>(input.cache);
+      TORCH_CHECK(cache, "attention: the layer cache was not made by this attention layer's new_cache()");
+      cache->append(k, v, q_positions);
+      k = cache->keys(), v = cache->values(), k_positions = cache->positions();
+    }
+
+    const at::Tensor bias = input.positional->attention_bias(heads_, q_positions, k_positions);
+    // SDPA's own causal mask is exact only when queries and keys are the same tokens.
+    const bool plain_causal = !cache && pattern_.global() && !bias.defined();
+    // One new token of global attention sees every cached key (positions only grow).
+    const bool sees_all = cache && q_positions.size(0) == 1 && pattern_.global() && !bias.defined();
+    std::optional<at::Tensor> mask;
+    if (!plain_causal && !sees_all) {
+      const at::Tensor visible = pattern_.visible(q_positions, k_positions);
+      if (bias.defined())
+        mask = bias.to(at::kFloat)
+                   .masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity())
+                   .to(q.scalar_type())
+                   .unsqueeze(0);
+      else
+        mask = visible;
+    }
+    if (kv_heads_ != heads_) {
+      k = k.repeat_interleave(heads_ / kv_heads_, 1);
+      v = v.repeat_interleave(heads_ / kv_heads_, 1);
+    }
+    const double dropout = is_training() ? attn_drop_ : 0.0;
+    const at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask, dropout, plain_causal);
+
+    if (cache) {
+      if (auto keep = pattern_.cache_keep()) cache->keep_last(*keep);
+    }
+    return o_proj_->forward(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
+  }
+
+  std::unique_ptr<LayerCache> new_cache() const override { return std::make_unique<AttentionCache>(); }
+
+ private:
+  KeyPattern pattern_;
+  std::int64_t heads_ = 0, kv_heads_ = 0, head_dim_ = 0;
+  double attn_drop_ = 0.0;
+  std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, o_proj_;
+  std::shared_ptr<Linear> kv_down_proj_;  // MLA only; k_proj_/v_proj_ are then the up-projections
+};
+
+void register_modules(ModuleRegistrar& registrar) {
+  registrar.mixer("attention", [](const ModuleContext& context) { return std::make_shared<Attention>(context); });
+}
+
+}  // namespace
+}  // namespace eulerstack::attention
+
+EULERSTACK_PLUGIN_MODULES("attention", eulerstack::attention::register_modules)

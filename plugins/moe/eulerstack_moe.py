@@ -1,0 +1,345 @@
+"""The Python twin of the moe plugin: the `moe` FFN and the `softmax` / `sigmoid` routers.
+
+Mirrors plugins/moe/{moe,router,hash_routing,expert,dispatch,balance_loss}.cpp
+(semantics in the header of moe_plugin.cpp). Parameters under `ffn.`:
+
+    router.weight [E, d]                                   (+ buffer router.expert_bias [E], float32)
+    experts.<i>.{gate_proj, up_proj, down_proj}            ({up_proj, down_proj} with expert_type: mlp)
+    shared_experts.<i>.{...}                               the same shapes
+
+x is flattened to [N, d]. Router logits = x W^T in float32 (jitter on x while
+training); scores by the router's scoring and the `affinity`; top_k of the scores
+(plus expert_bias with bias_correction), weights from the unbiased scores,
+renormalised with norm_topk_prob; hash routing by token id. Dispatch sorts the
+assignments by expert (stably); in training with capacity_drop_policy drop/pad
+each expert keeps its first ceil(capacity_factor * N * top_k / E) assignments.
+Shared experts are added unweighted. The aux loss is a float32 scalar.
+
+`router.expert_bias` is a non-persistent buffer: the export writes parameters
+only, so it is not in the checkpoint; it starts at zero (reset_parameters).
+
+A twin imports only torch and the standard library (transformers' remote code).
+"""
+
+import math
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# --- experts (the ffn plugin's mlp / gated_mlp, which this plugin cannot import) ---
+
+
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="none")  # exact (erf) GELU, as at::gelu(x, "none")
+
+
+_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": _gelu,
+    "relu": F.relu,
+    "swiglu": F.silu,
+}
+
+
+def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name not in _ACTIVATIONS:
+        raise ValueError("moe: unknown activation '%s'" % name)
+    return _ACTIVATIONS[name]
+
+
+class _Linear(nn.Linear):
+    """y = x W^T + b with W [out, in]; its init rule is normal(std) for the weight, zeros for the bias."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool, std: float) -> None:
+        self.init_std = float(std)  # read by reset_parameters, which nn.Linear.__init__ calls
+        super().__init__(in_features, out_features, bias=bias)
+
+    def reset_parameters(self) -> None:
+        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
+        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
+        if self.bias is not None:
+            torch.nn.init.zeros_(self.bias)
+
+
+class Expert(nn.Module):
+    """gated: down_proj(act(gate_proj(x)) * up_proj(x)); mlp: down_proj(act(up_proj(x)))."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__()
+        d = int(ctx.model["d_model"])
+        f = int(ctx.model["mlp_ratio"]) * d
+        bias = bool(ctx.params["bias"])
+        layers = float(ctx.n_layers if ctx.n_layers > 0 else 1)
+        self.activation = str(ctx.params["activation"])
+        self._act = _activation(self.activation)
+        self.gated = str(ctx.params["expert_type"]) == "gated_mlp"
+        if self.gated:
+            self.gate_proj = _Linear(d, f, bias, ctx.init_std)
+        self.up_proj = _Linear(d, f, bias, ctx.init_std)
+        self.down_proj = _Linear(f, d, bias, float(ctx.init_std) / math.sqrt(2.0 * layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [n, d] -> [n, d]
+        if self.gated:
+            return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self._act(self.up_proj(x)))
+
+
+# --- routers ----------------------------------------------------------------------
+
+_P = 2147483647  # 2^31 - 1
+_A = 48271
+
+
+def hash_experts(token_ids: torch.Tensor, salt: int, experts: int, top_k: int) -> torch.Tensor:
+    """Hash routing (Roller et al., "Hash Layers"): token_ids [N] -> experts [N, k] int64.
+
+    h0 = ((t mod P) * A + (s mod P)) mod P, h = (h0 * A) mod P, expert j = (h + j) mod E,
+    mod the non-negative remainder. Every operand stays below 2^31 before a
+    multiplication, so nothing overflows int64.
+    """
+    salt_mod = ((int(salt) % _P) + _P) % _P
+    ids = token_ids.to(torch.long).reshape(-1)
+    h = torch.remainder(torch.remainder(ids, _P) * _A + salt_mod, _P)
+    h = torch.remainder(h * _A, _P)
+    offsets = torch.arange(top_k, dtype=ids.dtype, device=ids.device)
+    return torch.remainder(h.unsqueeze(1) + offsets.unsqueeze(0), experts)
+
+
+_AFFINITIES = ("softmax", "sigmoid", "sqrt_softplus")
+
+
+class TopKRouter(nn.Module):
+    """A linear scorer [E, d] plus a score function; `ctx.params` are the router's merged with its MoE's."""
+
+    scoring = "softmax"
+
+    def __init__(self, ctx) -> None:
+        super().__init__()
+        params = ctx.params
+        self.affinity = str(params["affinity"])
+        if self.affinity not in _AFFINITIES:
+            raise ValueError("moe: unknown affinity '%s'" % self.affinity)
+        self.num_experts = int(params["experts"])
+        self.jitter = float(params["router_jitter"])
+        self.normalize = bool(params["norm_topk_prob"])
+        correction = params["bias_correction"]
+        self.bias_correction = bool(correction["enabled"])
+        self.update_rate = float(correction["update_rate"])
+        self.target_imbalance = float(correction["target_imbalance"])
+        routing = params["routing"]
+        self.hashed = str(routing["type"]) == "hash"
+        self.salt = int(routing["hash_salt"]) if self.hashed else 0
+        router_std = params.get("router_init_std")
+        self.init_std = float(router_std) if router_std is not None else float(ctx.init_std)
+
+        d = int(ctx.model["d_model"])
+        self.weight = nn.Parameter(torch.empty(self.num_experts, d))
+        # Float32 whatever the model dtype: update steps of 1e-3 vanish in bfloat16.
+        # Not persistent: the export writes parameters only.
+        self.register_buffer("expert_bias", torch.zeros(self.num_experts, dtype=torch.float32), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
+        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
+        torch.nn.init.zeros_(self.expert_bias)
+
+    def _apply(self, fn, *args, **kwargs):
+        # Keep the bias-correction state in float32 through model.to(dtype) / .half():
+        # the float32 values, moved to wherever the cast sent the buffer.
+        saved = self.expert_bias
+        result = super()._apply(fn, *args, **kwargs)
+        if self.expert_bias.dtype != torch.float32 and saved.dtype == torch.float32:
+            self.expert_bias = saved.to(device=self.expert_bias.device)
+        return result
+
+    def _scores(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.scoring == "sigmoid":
+            if self.affinity == "sqrt_softplus":
+                return torch.sqrt(F.softplus(logits))
+            return torch.sigmoid(logits)
+        if self.affinity == "sigmoid":
+            return torch.softmax(torch.sigmoid(logits), -1)
+        if self.affinity == "sqrt_softplus":
+            return torch.softmax(torch.sqrt(F.softplus(logits)), -1)
+        return torch.softmax(logits, -1)
+
+    def route(
+        self, x: torch.Tensor, top_k: int, token_ids: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x [N, d] -> (weights [N, k] x.dtype, experts [N, k] int64, probs [N, E] float32, logits [N, E] float32)."""
+        inputs = x.to(torch.float32)
+        if self.training and self.jitter > 0:
+            inputs = inputs * torch.empty_like(inputs).uniform_(1.0 - self.jitter, 1.0 + self.jitter)
+        logits = torch.matmul(inputs, self.weight.to(torch.float32).t())
+        scores = self._scores(logits)
+        probs = scores / scores.sum(-1, keepdim=True)
+
+        if self.hashed:
+            if token_ids is None:
+                raise ValueError("moe: hash routing needs the token ids (FfnInput.token_ids)")
+            experts = hash_experts(token_ids, self.salt, self.num_experts, top_k).to(logits.device)
+            weights = torch.full(experts.shape, 1.0 / float(top_k), dtype=logits.dtype, device=logits.device)
+        else:
+            if self.bias_correction:
+                selection = scores.detach() + self.expert_bias.to(torch.float32)
+            else:
+                selection = scores
+            experts = selection.topk(top_k, -1)[1]
+            weights = scores.gather(1, experts)
+            if self.normalize:
+                weights = weights / (weights.sum(-1, keepdim=True) + 1e-20)
+            if self.bias_correction and self.training:
+                self._update_bias(experts)
+        return weights.to(x.dtype), experts, probs, logits
+
+    @torch.no_grad()
+    def _update_bias(self, experts: torch.Tensor) -> None:
+        """DeepSeek-V3 aux-loss-free balancing: push over-loaded experts' bias down, under-loaded ones' up."""
+        share = 1.0 / float(self.num_experts)
+        load = torch.bincount(experts.reshape(-1), minlength=self.num_experts).to(torch.float32) / float(
+            experts.numel()
+        )
+        excess = load - share
+        outside = (excess.abs() > self.target_imbalance * share).to(torch.float32)
+        self.expert_bias.sub_((self.update_rate * torch.sign(excess) * outside).to(self.expert_bias.dtype))
+
+
+class SoftmaxRouter(TopKRouter):
+    """top-k over softmax(a(logits)) (Switch, Mixtral); a = identity, sigmoid or sqrt(softplus)."""
+
+    scoring = "softmax"
+
+
+class SigmoidRouter(TopKRouter):
+    """top-k over sigmoid(logits), or sqrt(softplus(logits)) with affinity sqrt_softplus (DeepSeek-V3)."""
+
+    scoring = "sigmoid"
+
+
+# --- the MoE FFN ------------------------------------------------------------------
+
+
+def dispatch(
+    x: torch.Tensor,
+    experts: torch.Tensor,
+    weights: torch.Tensor,
+    modules: List[nn.Module],
+    capacity: Optional[int],
+) -> torch.Tensor:
+    """x [N, d], experts and weights [N, k] -> [N, d]: sum_j weights[t, j] * expert_{experts[t, j]}(x[t]).
+
+    With a capacity, each expert takes only its first `capacity` assignments in token order.
+    """
+    k = experts.size(1)
+    n_experts = len(modules)
+    assigned = experts.reshape(-1)  # [N*k], token-major
+    flat_weights = weights.reshape(-1)
+    # A stable sort keeps each expert's assignments in token order, the order capacity keeps them in.
+    order = torch.sort(assigned, stable=True, dim=0, descending=False)[1]
+    counts = torch.bincount(assigned, minlength=n_experts).cpu().tolist()
+
+    out = torch.zeros_like(x)
+    start = 0
+    for e in range(n_experts):
+        count = counts[e]
+        kept = min(count, capacity) if capacity is not None else count
+        if kept > 0:
+            slots = order[start : start + kept]
+            tokens = torch.div(slots, k, rounding_mode="floor")
+            y = modules[e](x.index_select(0, tokens)) * flat_weights.index_select(0, slots).unsqueeze(1)
+            out.index_add_(0, tokens, y)
+        start += count
+    return out
+
+
+def _balance(experts: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """E * mean_g sum_e f_ge P_ge over G groups: experts [G, M*k], probs [G, M, E]."""
+    groups = probs.size(0)
+    n_experts = probs.size(2)
+    ones = torch.ones(experts.shape, dtype=probs.dtype, device=probs.device)
+    load = torch.zeros(groups, n_experts, dtype=probs.dtype, device=probs.device).scatter_add_(1, experts, ones) / float(
+        experts.size(1)
+    )
+    return (load * probs.mean(1)).sum(-1).mean() * float(n_experts)
+
+
+def aux_loss(
+    experts: torch.Tensor,
+    probs: torch.Tensor,
+    logits: torch.Tensor,
+    batch: int,
+    load_balance: float,
+    z_loss: float,
+    sequence: float,
+) -> torch.Tensor:
+    """A float32 scalar over N = batch * T tokens:
+    load_balance * E * sum_e f_e P_e + z_loss * mean_t logsumexp(logits_t)^2
+    + sequence * (the balance term within each of the `batch` sequences, averaged)."""
+    n_experts = probs.size(1)
+    loss = torch.zeros((), dtype=probs.dtype, device=probs.device)
+    if load_balance > 0:
+        loss = loss + load_balance * _balance(experts.reshape(1, -1), probs.reshape(1, -1, n_experts))
+    if z_loss > 0:
+        loss = loss + z_loss * torch.logsumexp(logits, -1).square().mean()
+    if sequence > 0:
+        loss = loss + sequence * _balance(experts.reshape(batch, -1), probs.reshape(batch, -1, n_experts))
+    return loss
+
+
+class Moe(nn.Module):
+    """Route, dispatch to the experts, add the shared experts, and report the auxiliary losses."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__()
+        params = ctx.params
+        group_limit = params["balance"].get("group_limit")
+        if group_limit is not None:
+            # Node-limited routing needs the number of expert groups, which the spec does not give.
+            raise ValueError(
+                "runtime.unsupported_param: moe does not support balance.group_limit = %r (supported: null)"
+                % (group_limit,)
+            )
+        if getattr(ctx, "builder", None) is None:
+            raise ValueError("moe: the block context has no builder for the router")
+        self.top_k = int(params["top_k"])
+        self.capacity_factor = float(params["capacity_factor"])
+        self.limit_capacity = str(params["capacity_drop_policy"]) != "overflow"
+        self.load_balance_coef = float(params["load_balance_coef"])
+        self.z_loss = float(params["z_loss"])
+        self.sequence_aux_coef = float(params["balance"]["sequence_aux_coef"])
+
+        self.router = ctx.builder.make_router(ctx.refs["router"], ctx)
+        self.experts = nn.ModuleList(Expert(ctx) for _ in range(int(params["experts"])))
+        # Empty without shared experts: no parameters, as the C++ module registers none.
+        self.shared_experts = nn.ModuleList(Expert(ctx) for _ in range(int(params["shared_experts"])))
+
+    def capacity(self, tokens: int) -> Optional[int]:
+        """Assignments each expert keeps: only training drops tokens, inference never does."""
+        if not self.training or not self.limit_capacity:
+            return None
+        assignments = self.capacity_factor * float(tokens * self.top_k)
+        return int(math.ceil(assignments / float(len(self.experts))))
+
+    def forward(
+        self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        flat = x.reshape(-1, x.size(-1))
+        ids = token_ids.reshape(-1) if token_ids is not None else None
+        weights, experts, probs, logits = self.router.route(flat, self.top_k, ids)
+
+        out = dispatch(flat, experts, weights, list(self.experts), self.capacity(flat.size(0)))
+        for expert in self.shared_experts:
+            out = out + expert(flat)
+        loss = aux_loss(
+            experts, probs, logits, x.size(0), self.load_balance_coef, self.z_loss, self.sequence_aux_coef
+        )
+        return out.reshape(x.shape), loss
+
+
+def register(registry) -> None:
+    registry.ffn("moe", Moe)
+    registry.router("softmax", SoftmaxRouter)
+    registry.router("sigmoid", SigmoidRouter)
