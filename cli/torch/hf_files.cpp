@@ -81,7 +81,8 @@ std::vector<std::string> write_python_files(const Registry& registry, const Json
   std::string registrars;
   for (const auto& used : ir.at("plugins")) {
     const auto& record = plugin_named(registry, used.at("name").get<std::string>());
-    if (record.python_file.empty())
+    std::error_code ec;
+    if (record.python_file.empty() || !fs::is_regular_file(record.python_file, ec))
       throw Error(make_error("PluginError", "plugin.no_python_module", {{"plugin", record.name}, {"file", record.file.string()}}));
     const std::string file_name = record.python_file.filename().string();
     const std::string module = record.python_file.stem().string();

@@ -10,92 +10,34 @@ tested in test_twin_positional.py). Cross-language parity is checked through the
 exporter (test_hf_export.py).
 """
 
-import ast
-import importlib.util
 import math
 import pickle
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict
+from functools import partial
 
 import pytest
 
+import twin_support
+from twin_support import (PLUGINS, Registry, block_context, imported_roots, init_all, load_twin, max_abs_diff,
+                          model_section, positional_context, positions, random, sharpen, weights)
+
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[2]
-TWIN = ROOT / "plugins" / "mixers" / "attention" / "eulerstack_attention.py"
-POSITIONAL_TWIN = ROOT / "plugins" / "positional" / "eulerstack_positional.py"
+TWIN = PLUGINS / "mixers" / "attention" / "eulerstack_attention.py"
+POSITIONAL_TWIN = PLUGINS / "positional" / "eulerstack_positional.py"
 
+twin = load_twin(TWIN)
+positional_twin = load_twin(POSITIONAL_TWIN)
 
-def _load(name, path):
-    if getattr(sys.modules.get(name), "__file__", None) == str(path):
-        return sys.modules[name]  # one module object per twin, so that pickling finds the same classes
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # importable by name, as transformers' remote code is (pickling)
-    spec.loader.exec_module(module)
-    return module
-
-
-twin = _load("eulerstack_attention", TWIN)
-positional_twin = _load("eulerstack_positional", POSITIONAL_TWIN)
-
-# The documented defaults (attention_plugin.cpp, positional_plugin.cpp).
+# The documented defaults (attention_plugin.cpp; positional_plugin.cpp's are twin_support's).
 DEFAULTS = {"qkv_bias": False, "attn_drop": 0.0, "window": None, "window_mode": "standard",
             "window_dilation": None, "latent_dim": None}
-POSITIONAL_DEFAULTS = {"rope": {"rope_theta": 10000.0, "rope_scaling": None, "partial_rotary_factor": 1.0},
-                       "alibi": {}, "none": {}, "learned": {}}
 
-
-def model_section(**changes):
-    """tests/runtime/support.cpp's model_section: d 64, 4 heads, 2 KV heads, max_seq_len 256."""
-    model = {"name": "test", "d_model": 64, "vocab_size": 97, "max_seq_len": 256, "n_heads": 4,
-             "n_kv_heads": 2, "mlp_ratio": 2, "dtype": "float32"}
-    model.update(changes)
-    return model
-
-
-@dataclass
-class BlockContext:
-    """A stand-in for core's BlockContext (docs/EXPORT.md)."""
-
-    model: Dict[str, Any]
-    params: Dict[str, Any]
-    refs: Dict[str, Any] = field(default_factory=dict)
-    layer_index: int = 0
-    n_layers: int = 2
-    init_std: float = 0.02
-    builder: Any = None
-
-
-class Registry:
-    def __init__(self):
-        self.mixers, self.positionals = {}, {}
-
-    def mixer(self, name, factory):
-        self.mixers[name] = factory
-
-    def positional(self, name, factory):
-        self.positionals[name] = factory
-
-    def ffn(self, name, factory):
-        raise AssertionError("these twins register no ffn")
-
-    def router(self, name, factory):
-        raise AssertionError("these twins register no router")
-
-
-REGISTRY = Registry()
+REGISTRY = Registry("mixer", "positional")
 twin.register(REGISTRY)
 positional_twin.register(REGISTRY)
 
-
-def context(params=None, model=None, n_layers=2, init_std=0.02):
-    filled = dict(DEFAULTS)
-    filled.update(params or {})
-    return BlockContext(model if model is not None else model_section(), filled, n_layers=n_layers,
-                        init_std=init_std)
+context = partial(block_context, DEFAULTS)
+relative_diff = partial(twin_support.relative_diff, floor=1e-12)
 
 
 def attention(params=None, model=None, n_layers=2, seed=7, dtype=torch.float32):
@@ -104,46 +46,11 @@ def attention(params=None, model=None, n_layers=2, seed=7, dtype=torch.float32):
 
 
 def positional(type_="rope", params=None, model=None):
-    filled = dict(POSITIONAL_DEFAULTS[type_])
-    filled.update(params or {})
-    return REGISTRY.positionals[type_](BlockContext(model if model is not None else model_section(), filled,
-                                                    layer_index=-1))
-
-
-def sharpen(module, factor=10.0):
-    """Scales every weight so that the softmax is far from uniform (init_std 0.02 hides mask differences)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.mul_(factor)
-
-
-def random(shape, seed, dtype=torch.float32):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=generator, dtype=torch.float32).to(dtype)
-
-
-def positions(offset, length):
-    return torch.arange(offset, offset + length, dtype=torch.long)
+    return REGISTRY.positionals[type_](positional_context(type_, params, model))
 
 
 def run(mixer, pos, x, offset=0, cache=None):
     return mixer(x, positions(offset, x.size(1)), pos, cache)
-
-
-def init_all(module):
-    """Every module initialises the tensors it owns directly (as transformers' _init_weights does)."""
-    for sub in module.modules():
-        if hasattr(sub, "reset_parameters"):
-            sub.reset_parameters()
-
-
-def relative_diff(a, reference):
-    a, reference = a.detach().double(), reference.detach().double()
-    return ((a - reference).abs().max() / reference.abs().max().clamp_min(1e-12)).item()
-
-
-def max_abs_diff(a, b):
-    return (a.detach().double() - b.detach().double()).abs().max().item()
 
 
 def formula_count(model, params):
@@ -169,7 +76,7 @@ def causal(i, j):
 def reference(mixer, pos, x, visible, offset=0):
     """Attention written out in float64: projections from the module's own parameters, the positional
     rotation and bias, softmax over the keys `visible(i, j)` allows (positions i, j), GQA by repetition."""
-    p = {name: t.detach().double() for name, t in mixer.named_parameters()}
+    p = weights(mixer)
 
     def linear(inp, name):
         out = inp @ p[name + ".weight"].t()
@@ -217,14 +124,7 @@ def check_decoding(mixer, pos, length, prefill, chunk=1, tolerance=1e-5):
 
 
 def test_imports_only_torch_and_the_standard_library():
-    tree = ast.parse(TWIN.read_text(encoding="utf-8"))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            roots.add(node.module.split(".")[0])
+    roots = imported_roots(TWIN)
     assert roots <= {"torch", "math", "typing"}, roots
 
 

@@ -7,98 +7,31 @@ here), the math against explicit references (the MoE token by token), capacity i
 inference, the hash routing formula, bias correction and the aux loss. Cross-language parity is
 checked through the exporter.
 """
-import ast
 import copy
-import importlib.util
 import math
 import pickle
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict, Optional
 
 import pytest
 
+from twin_support import (PLUGINS, BlockContext, Builder, Registry, block_context, imported_roots, init_all,
+                          load_twin, max_abs_diff, merge, model_section)
+
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[2]
-TWINS = {"ffn": ROOT / "plugins" / "ffn" / "eulerstack_ffn.py", "moe": ROOT / "plugins" / "moe" / "eulerstack_moe.py"}
+TWINS = {"ffn": PLUGINS / "ffn" / "eulerstack_ffn.py", "moe": PLUGINS / "moe" / "eulerstack_moe.py"}
 
+ffn_twin = load_twin(TWINS["ffn"])
+moe_twin = load_twin(TWINS["moe"])
 
-def load(name):
-    spec = importlib.util.spec_from_file_location("eulerstack_" + name, TWINS[name])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # importable by name, as transformers' remote code is (pickling)
-    spec.loader.exec_module(module)
-    return module
+# --- a stand-in for core's side (twin_support) ------------------------------------------------
 
-
-ffn_twin = load("ffn")
-moe_twin = load("moe")
-
-# --- a stand-in for core's side ---------------------------------------------------------------
-
-
-class Registry:
-    def __init__(self):
-        self.ffns, self.routers = {}, {}
-
-    def ffn(self, name, factory):
-        self.ffns[name] = factory
-
-    def router(self, name, factory):
-        self.routers[name] = factory
-
-    def mixer(self, name, factory):
-        raise AssertionError("these twins register no mixer")
-
-    def positional(self, name, factory):
-        raise AssertionError("these twins register no positional block")
-
-
-REGISTRY = Registry()
+REGISTRY = Registry("ffn", "router")
 ffn_twin.register(REGISTRY)
 moe_twin.register(REGISTRY)
+BUILDER = Builder(REGISTRY)  # builds the routers a MoE references
 
 
-@dataclass
-class BlockContext:
-    model: Dict[str, Any]
-    params: Dict[str, Any]
-    refs: Dict[str, Any] = field(default_factory=dict)
-    layer_index: int = 0
-    n_layers: int = 2
-    init_std: float = 0.02
-    builder: Optional["Builder"] = None
-
-
-class Builder:
-    def make_router(self, ref, parent):
-        # A referenced block sees its own parameters plus the referring block's (module_catalog.cpp).
-        params = dict(ref["params"])
-        params.update(parent.params)
-        ctx = BlockContext(parent.model, params, ref.get("refs", {}), parent.layer_index, parent.n_layers,
-                           parent.init_std, self)
-        return REGISTRY.routers[ref["type"]](ctx)
-
-
-D = 64
-
-
-def model_section(**changes):
-    model = {"name": "test", "d_model": D, "vocab_size": 97, "max_seq_len": 256, "n_heads": 4, "n_kv_heads": 2,
-             "mlp_ratio": 2, "dtype": "float32"}
-    model.update(changes)
-    return model
-
-
-def merge(into, changes):
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value
-    return into
+D = 64  # model_section()'s d_model
 
 
 # The documented defaults (plugins/ffn/ffn_plugin.cpp, plugins/moe/moe_plugin.cpp).
@@ -115,9 +48,7 @@ ROUTER_DEFAULTS = {"norm_topk_prob": True}
 
 def make_ffn(type_, params=None, model=None, n_layers=2, seed=7):
     torch.manual_seed(seed)
-    ctx = BlockContext(model or model_section(), merge(copy.deepcopy(FFN_DEFAULTS[type_]), params or {}),
-                       n_layers=n_layers)
-    return REGISTRY.ffns[type_](ctx)
+    return REGISTRY.ffns[type_](block_context(FFN_DEFAULTS[type_], params, model, n_layers))
 
 
 def moe_params(changes=None):
@@ -136,13 +67,13 @@ def make_moe(changes=None, model=None, n_layers=2, seed=7):
     params, refs = moe_ir(changes)
     torch.manual_seed(seed)
     return REGISTRY.ffns["moe"](BlockContext(model or model_section(), params, refs, n_layers=n_layers,
-                                             builder=Builder()))
+                                             builder=BUILDER))
 
 
 def make_router(changes=None, norm_topk_prob=True, seed=7):
     params, refs = moe_ir(changes, norm_topk_prob)
     torch.manual_seed(seed)
-    return Builder().make_router(refs["router"], BlockContext(model_section(), params, refs, builder=Builder()))
+    return BUILDER.make_router(refs["router"], BlockContext(model_section(), params, refs, builder=BUILDER))
 
 
 def sample_input(batch, tokens, seed=11):
@@ -156,17 +87,6 @@ def params_of(module):
 
 def parameter_count(module):
     return sum(p.numel() for p in module.parameters())
-
-
-def max_abs_diff(a, b):
-    return (a.double() - b.double()).abs().max().item()
-
-
-def init_all(module):
-    """Every module initialises the tensors it owns directly."""
-    for sub in module.modules():
-        if hasattr(sub, "reset_parameters"):
-            sub.reset_parameters()
 
 
 # --- reference math ----------------------------------------------------------------------------
@@ -264,14 +184,7 @@ def moe_formula(model, params):
 
 @pytest.mark.parametrize("name", sorted(TWINS))
 def test_twin_imports_only_torch_math_typing(name):
-    tree = ast.parse(TWINS[name].read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import in %s" % name
-            imported.add(node.module.split(".")[0])
+    imported = imported_roots(TWINS[name])
     assert imported <= {"torch", "math", "typing"}, imported
 
 

@@ -9,72 +9,29 @@ convolution and gated RMSNorm pieces, dtypes and gradients.
 Cross-language parity is checked through the exporter (test_hf_export.py).
 """
 
-import ast
-import importlib.util
 import math
-from pathlib import Path
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
 
+from twin_support import (PLUGINS, Builder, SpyPositional, block_context, imported_roots, inputs, load_twin,
+                          model_section, positions, relative_diff, weights)
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-ROOT = Path(__file__).resolve().parents[2]
-TWIN = ROOT / "plugins" / "mixers" / "mamba" / "eulerstack_mamba.py"
+TWIN = PLUGINS / "mixers" / "mamba" / "eulerstack_mamba.py"
 
-
-def _load_twin():
-    spec = importlib.util.spec_from_file_location("eulerstack_mamba", TWIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-twin = _load_twin()
+twin = load_twin(TWIN)
 
 DEFAULTS = {"variant": "mamba2", "d_state": 64, "d_conv": 4, "expand": 2, "head_dim": 64, "n_groups": 1,
             "chunk_size": 256}  # mamba_plugin.cpp
 
+# core's BlockContext for a mamba block: mamba references nothing, so it builds no routers.
+context = partial(block_context, DEFAULTS, builder=Builder(owner="mamba"))
 
-def model_section(**changes):
-    """tests/runtime/support.cpp's model_section."""
-    model = {"name": "test", "d_model": 64, "vocab_size": 97, "max_seq_len": 256, "n_heads": 4,
-             "n_kv_heads": 2, "mlp_ratio": 2, "dtype": "float32"}
-    model.update(changes)
-    return model
-
-
-class Builder:
-    def make_router(self, ref, parent_ctx):  # mamba references nothing
-        raise AssertionError("mamba must not build routers")
-
-
-def context(params=None, model=None, n_layers=2, init_std=0.02, layer_index=0):
-    """A stand-in for core's BlockContext (docs/EXPORT.md)."""
-    filled = dict(DEFAULTS)
-    filled.update(params or {})
-    return SimpleNamespace(model=model if model is not None else model_section(), params=filled, refs={},
-                           n_layers=n_layers, init_std=init_std, layer_index=layer_index, builder=Builder())
-
-
-class SpyPositional:
-    """The model's positional scheme; mamba must not use it."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def embed(self, positions):
-        self.calls += 1
-        return None
-
-    def rotate(self, q, k, positions):
-        self.calls += 1
-        return q, k
-
-    def attention_bias(self, heads, q_positions, k_positions):
-        self.calls += 1
-        return None
+random_input = partial(inputs, scale=3.0)  # hidden states of scale 3
 
 
 def mamba2(groups=1, chunk=16, head_dim=32):
@@ -106,15 +63,6 @@ def build(params=None, model=None, seed=7, dtype=torch.float32, stressed=True):
     return module.to(dtype)
 
 
-def random_input(batch, tokens, d, seed, dtype=torch.float32):
-    generator = torch.Generator().manual_seed(seed)
-    return (3.0 * torch.randn(batch, tokens, d, generator=generator)).to(dtype)
-
-
-def positions(offset, length):
-    return torch.arange(offset, offset + length, dtype=torch.long)
-
-
 def run(module, x, offset=0, cache=None, positional=None):
     return module(x, positions(offset, x.size(1)), positional if positional is not None else SpyPositional(), cache)
 
@@ -131,16 +79,6 @@ def run_with_cache(module, x, calls=()):
         outputs.append(run(module, x.narrow(1, offset, 1), offset, cache))
         offset += 1
     return torch.cat(outputs, 1)
-
-
-def relative_diff(a, reference):
-    """max |a - b| relative to max |reference|."""
-    a, reference = a.detach().double(), reference.detach().double()
-    return ((a - reference).abs().max() / reference.abs().max()).item()
-
-
-def weights(module):
-    return {name: p.detach().double() for name, p in module.named_parameters()}
 
 
 def formula_count(model, params):
@@ -268,14 +206,7 @@ def scan_inputs(b, T, h, p, g, n, seed, state=False):
 
 
 def test_imports_only_torch_and_the_standard_library():
-    tree = ast.parse(TWIN.read_text())
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            roots.add(node.module.split(".")[0])
+    roots = imported_roots(TWIN)
     assert roots <= {"torch", "math", "typing"}, roots
 
 

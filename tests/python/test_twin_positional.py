@@ -8,94 +8,30 @@ slopes against the paper's reference code and its bias, the learned table and it
 bound check. Cross-language parity is checked through the exporter (test_hf_export.py).
 """
 
-import ast
-import importlib.util
 import math
 import pickle
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict
 
 import pytest
 
+from twin_support import (PLUGINS, Registry, imported_roots, load_twin, max_abs_diff, model_section,
+                          positional_context, random)
+
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[2]
-TWIN = ROOT / "plugins" / "positional" / "eulerstack_positional.py"
+TWIN = PLUGINS / "positional" / "eulerstack_positional.py"
 
-
-def _load_twin():
-    if getattr(sys.modules.get("eulerstack_positional"), "__file__", None) == str(TWIN):
-        return sys.modules["eulerstack_positional"]  # one module object per twin, so that pickling finds its classes
-    spec = importlib.util.spec_from_file_location("eulerstack_positional", TWIN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # importable by name, as transformers' remote code is (pickling)
-    spec.loader.exec_module(module)
-    return module
-
-
-twin = _load_twin()
-
-# The documented defaults (positional_plugin.cpp): rope's parameters; the others have none.
-DEFAULTS = {
-    "rope": {"rope_theta": 10000.0, "rope_scaling": None, "partial_rotary_factor": 1.0},
-    "alibi": {},
-    "learned": {},
-    "none": {},
-}
+twin = load_twin(TWIN)
 
 HEAD_DIM = 16  # d_model 64 / 4 heads
 
-
-def model_section(**changes):
-    """tests/runtime/support.cpp's model_section."""
-    model = {"name": "test", "d_model": 64, "vocab_size": 97, "max_seq_len": 256, "n_heads": 4,
-             "n_kv_heads": 2, "mlp_ratio": 2, "dtype": "float32"}
-    model.update(changes)
-    return model
-
-
-@dataclass
-class BlockContext:
-    """A stand-in for core's BlockContext (docs/EXPORT.md); the positional block sits outside the layers."""
-
-    model: Dict[str, Any]
-    params: Dict[str, Any]
-    refs: Dict[str, Any] = field(default_factory=dict)
-    layer_index: int = -1
-    n_layers: int = 2
-    init_std: float = 0.02
-    builder: Any = None
-
-
-class Registry:
-    def __init__(self):
-        self.positionals = {}
-
-    def positional(self, name, factory):
-        self.positionals[name] = factory
-
-    def mixer(self, name, factory):
-        raise AssertionError("the positional twin registers no mixer")
-
-    def ffn(self, name, factory):
-        raise AssertionError("the positional twin registers no ffn")
-
-    def router(self, name, factory):
-        raise AssertionError("the positional twin registers no router")
-
-
-REGISTRY = Registry()
+REGISTRY = Registry("positional")
 twin.register(REGISTRY)
 
 
 def make(type_, params=None, model=None, init_std=0.02, seed=0):
-    filled = dict(DEFAULTS[type_])
-    filled.update(params or {})
+    """Scheme `type_` with its documented defaults (positional_plugin.cpp, twin_support.POSITIONAL_DEFAULTS)."""
     torch.manual_seed(seed)
-    return REGISTRY.positionals[type_](BlockContext(model if model is not None else model_section(), filled,
-                                                    init_std=init_std))
+    return REGISTRY.positionals[type_](positional_context(type_, params, model, init_std))
 
 
 def scaling(type_, factor):
@@ -104,15 +40,6 @@ def scaling(type_, factor):
 
 def positions_of(values):
     return torch.tensor(values, dtype=torch.long)
-
-
-def random(shape, seed, dtype=torch.float32):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=generator, dtype=torch.float32).to(dtype)
-
-
-def max_abs_diff(a, b):
-    return (a.detach().double() - b.detach().double()).abs().max().item()
 
 
 def plain_inv_freq(base, rot):
@@ -157,14 +84,7 @@ def check_against_reference(rope, positions, inv_freq, scale=1.0, angles_at=None
 
 
 def test_imports_only_torch_and_the_standard_library():
-    tree = ast.parse(TWIN.read_text(encoding="utf-8"))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            roots.add(node.module.split(".")[0])
+    roots = imported_roots(TWIN)
     assert roots <= {"torch", "math", "typing"}, roots
 
 

@@ -7,93 +7,32 @@ a naive double-precision reference, per-head decays, dtypes and gradients.
 Cross-language parity is checked through the exporter (test_hf_export.py).
 """
 
-import ast
-import importlib.util
 import math
-from pathlib import Path
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
 
+from twin_support import (PLUGINS, Builder, SpyPositional, block_context, imported_roots, inputs, load_twin,
+                          model_section, positions, relative_diff, sharpen, weights)
+
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[2]
-TWIN = ROOT / "plugins" / "mixers" / "retnet" / "eulerstack_retnet.py"
+TWIN = PLUGINS / "mixers" / "retnet" / "eulerstack_retnet.py"
 
-
-def _load_twin():
-    spec = importlib.util.spec_from_file_location("eulerstack_retnet", TWIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-twin = _load_twin()
+twin = load_twin(TWIN)
 
 DEFAULTS = {"chunkwise": True, "chunk_size": 64, "rope": True, "value_factor": 1}  # retnet_plugin.cpp
 
-
-def model_section(**changes):
-    """tests/runtime/support.cpp's model_section."""
-    model = {"name": "test", "d_model": 64, "vocab_size": 97, "max_seq_len": 256, "n_heads": 4,
-             "n_kv_heads": 2, "mlp_ratio": 2, "dtype": "float32"}
-    model.update(changes)
-    return model
-
-
-class Builder:
-    def make_router(self, ref, parent_ctx):  # retnet references nothing
-        raise AssertionError("retnet must not build routers")
-
-
-def context(params=None, model=None, n_layers=2, init_std=0.02, layer_index=0):
-    """A stand-in for core's BlockContext (docs/EXPORT.md)."""
-    filled = dict(DEFAULTS)
-    filled.update(params or {})
-    return SimpleNamespace(model=model if model is not None else model_section(), params=filled, refs={},
-                           n_layers=n_layers, init_std=init_std, layer_index=layer_index, builder=Builder())
-
-
-class SpyPositional:
-    """The model's positional scheme; retnet must not use it (it rotates by itself)."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def embed(self, positions):
-        self.calls += 1
-        return None
-
-    def rotate(self, q, k, positions):
-        self.calls += 1
-        return q, k
-
-    def attention_bias(self, heads, q_positions, k_positions):
-        self.calls += 1
-        return None
-
-
-def inputs(batch, tokens, d, seed=3, dtype=torch.float32):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, tokens, d, generator=generator, dtype=torch.float32).to(dtype)
-
-
-def sharpen(module, factor=5.0):
-    """Scales every weight so that q.k is of order one (init_std 0.02 hides differences between forms)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.mul_(factor)
+# core's BlockContext for a retnet block: retnet references nothing, so it builds no routers.
+context = partial(block_context, DEFAULTS, builder=Builder(owner="retnet"))
 
 
 def retnet(params=None, model=None, seed=7, dtype=torch.float32):
     torch.manual_seed(seed)
     module = twin.RetNet(context(params, model)).to(dtype)
-    sharpen(module)
+    sharpen(module, 5.0)  # q.k of order one: init_std 0.02 hides differences between the forms
     return module
-
-
-def positions(offset, length):
-    return torch.arange(offset, offset + length, dtype=torch.long)
 
 
 def full(module, x, offset=0):
@@ -118,12 +57,6 @@ def cached(module, x, pieces=()):
     return torch.cat(outputs, 1)
 
 
-def relative_diff(a, reference):
-    """max |a - b| relative to max |reference|."""
-    a, reference = a.detach().double(), reference.detach().double()
-    return ((a - reference).abs().max() / reference.abs().max()).item()
-
-
 def formula_count(model, params):
     """retnet_plugin.cpp's count_retnet, restated."""
     d = model["d_model"]
@@ -135,7 +68,7 @@ def naive_retnet(module, x, heads, rope, offset):
     """The block written out token by token in double precision: the rotation pair by
     pair, retention as a sum over earlier tokens, then the per-head layer norm, the
     gate and o_proj. x [1, T, d], positions start at `offset`."""
-    w = {name: p.detach().double() for name, p in module.named_parameters()}
+    w = weights(module)
     xd = x[0].detach().double()
     T, d = xd.shape
     q = xd @ w["q_proj.weight"].t()
@@ -179,14 +112,7 @@ def naive_retnet(module, x, heads, rope, offset):
 
 
 def test_imports_only_torch_and_the_standard_library():
-    tree = ast.parse(TWIN.read_text())
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import"
-            roots.add(node.module.split(".")[0])
+    roots = imported_roots(TWIN)
     assert roots <= {"torch", "math", "typing"}, roots
 
 
