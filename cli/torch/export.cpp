@@ -9,12 +9,12 @@
 #include <iostream>
 
 #include <ATen/ATen.h>
-#include <c10/util/Exception.h>
 
 #include "../command.hpp"
 #include "../compile_options.hpp"
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
+#include "guarded_command.hpp"
 #include "eulerstack/runtime/model.hpp"
 #include "hf_files.hpp"
 #include "output_dir.hpp"
@@ -35,7 +35,7 @@ int export_model(const Args& args, GlobalOptions globals) {
   add_spec_options(options);
   add_compile_options(options);
   cxxopts::ParseResult parsed;
-  try {
+  return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     require_one_compile_mode(parsed);
     const std::uint64_t max_shard = parse_size(parsed["max-shard-size"].as<std::string>());
@@ -46,35 +46,29 @@ int export_model(const Args& args, GlobalOptions globals) {
     if (!r.ok()) return kInvalidSpec;
     const std::uint64_t seed = parsed.count("seed") ? parsed["seed"].as<std::uint64_t>()
                                                     : r.ir.at("training_hints").at("seed").get<std::uint64_t>();
-    try {
-      // On the meta device the model has names, shapes and init rules but no memory.
-      ModuleCatalog catalog(session.registry());
-      BuildOptions build;
-      build.device = at::kMeta;
-      CausalLM model(r.ir, catalog, build);
+    // On the meta device the model has names, shapes and init rules but no memory.
+    ModuleCatalog catalog(session.registry());
+    BuildOptions build;
+    build.device = at::kMeta;
+    CausalLM model(r.ir, catalog, build);
 
-      StagedDirectory dir(parsed["output-dir"].as<std::string>(), parsed.count("force") > 0);
-      write_python_files(session.registry(), r.ir, dir.path());
-      write_json(dir.path() / "config.json", hf_config(r.ir, seed));
-      write_json(dir.path() / "generation_config.json", generation_config(r.ir));
-      const WrittenWeights weights = write_weights(model, seed, dir.path(), max_shard);
-      dir.publish();
+    StagedDirectory dir(parsed["output-dir"].as<std::string>(), parsed.count("force") > 0);
+    write_python_files(session.registry(), r.ir, dir.path());
+    write_json(dir.path() / "config.json", hf_config(r.ir, seed));
+    write_json(dir.path() / "generation_config.json", generation_config());
+    const WrittenWeights weights = write_weights(model, seed, dir.path(), max_shard);
+    dir.publish();
 
-      const std::string path = parsed["output-dir"].as<std::string>();
-      std::cout << session.text("export.saved", {{"path", path}}) << "\n"
-                << session.text("export.model_type", {{"model_type", "eulerstack"}}) << "\n"
-                << session.text("export.params", {{"short", short_count(weights.parameters)},
-                                                  {"exact", grouped(weights.parameters)}})
-                << "\n"
-                << session.text("export.layers", {{"layers", std::to_string(r.ir.at("layers").size())}}) << "\n"
-                << session.text("export.load", {{"path", path}}) << "\n";
-    } catch (const c10::Error& e) {
-      throw Error(make_error("RuntimeError", "runtime.failed", {{"reason", e.what_without_backtrace()}}));
-    }
+    const std::string path = parsed["output-dir"].as<std::string>();
+    std::cout << session.text("export.saved", {{"path", path}}) << "\n"
+              << session.text("export.model_type", {{"model_type", "eulerstack"}}) << "\n"
+              << session.text("export.params", {{"short", short_count(weights.parameters)},
+                                                {"exact", grouped(weights.parameters)}})
+              << "\n"
+              << session.text("export.layers", {{"layers", std::to_string(r.ir.at("layers").size())}}) << "\n"
+              << session.text("export.load", {{"path", path}}) << "\n";
     return kSuccess;
-  } catch (const Error& e) {
-    return report(globals, e);
-  }
+  });
 }
 
 }  // namespace

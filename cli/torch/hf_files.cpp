@@ -5,6 +5,7 @@
 
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/plugin_host.hpp"
+#include "eulerstack/runtime/model.hpp"
 #include "eulerstack/version.hpp"
 
 namespace fs = std::filesystem;
@@ -54,17 +55,14 @@ Json hf_config(const Json& ir, std::uint64_t seed) {
   config["max_position_embeddings"] = model.at("max_seq_len");
   config["tie_word_embeddings"] = ir.at("head").at("tied");
   config["use_cache"] = true;
-  config["initializer_range"] = nullptr;  // filled below when the init scheme is normal_<std>
-  const auto scheme = ir.at("training_hints").at("init").get<std::string>();
-  if (scheme.rfind("normal_", 0) == 0) config["initializer_range"] = std::stod(scheme.substr(7));
+  config["initializer_range"] = init_std_of(ir);
   config["eulerstack_version"] = EULERSTACK_VERSION;
   config["eulerstack_seed"] = seed;
   config["eulerstack_ir"] = ir;
   return config;
 }
 
-Json generation_config(const Json& ir) {
-  (void)ir;
+Json generation_config() {
   return {{"_from_model_config", true}, {"do_sample", false}, {"use_cache", true}};
 }
 

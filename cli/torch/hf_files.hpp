@@ -15,7 +15,7 @@ namespace eulerstack::cli {
 // standard keys HF tooling reads, and the full IR (`eulerstack_ir`) from which
 // the Python side rebuilds exactly the same model.
 Json hf_config(const Json& ir, std::uint64_t seed);
-Json generation_config(const Json& ir);
+Json generation_config();
 
 // Copies configuration_eulerstack.py, modeling_eulerstack.py and the Python
 // twin of every plugin the IR uses into `dir`, and writes eulerstack_blocks.py,

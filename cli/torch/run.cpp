@@ -11,12 +11,12 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
-#include <c10/util/Exception.h>
 
 #include "../atomic_file.hpp"
 #include "../command.hpp"
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
+#include "guarded_command.hpp"
 #include "eulerstack/runtime/checkpoint.hpp"
 #include "eulerstack/runtime/model.hpp"
 #include "npy.hpp"
@@ -70,7 +70,7 @@ int run_model(const Args& args, GlobalOptions globals) {
       "dtype", "float32, bfloat16 or float16 (default: model.dtype)", cxxopts::value<std::string>())(
       "top", "how many next-token candidates to print", cxxopts::value<std::int64_t>()->default_value("5"));
   cxxopts::ParseResult parsed;
-  try {
+  return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     Session session(globals);
     Json ir;
@@ -97,46 +97,40 @@ int run_model(const Args& args, GlobalOptions globals) {
     BuildOptions build;
     if (parsed.count("dtype")) build.dtype = dtype_named(parsed["dtype"].as<std::string>());
     ModuleCatalog catalog(session.registry());
-    try {
-      CausalLM model(ir, catalog, build);
-      const std::uint64_t seed = parsed.count("seed") ? parsed["seed"].as<std::uint64_t>()
-                                                      : ir.at("training_hints").at("seed").get<std::uint64_t>();
-      if (from_directory) load_weights(model, parsed["model"].as<std::string>());
-      else model.initialize(seed);
-      model.eval();
-      std::cout << session.text("run.summary", {{"name", model_section.at("name").get<std::string>()},
-                                                {"params", grouped(model.parameter_count())},
-                                                {"layers", std::to_string(ir.at("layers").size())},
-                                                {"dtype", dtype_name(model.parameters().front().scalar_type())},
-                                                {"seed", from_directory ? "-" : std::to_string(seed)}})
+    CausalLM model(ir, catalog, build);
+    const std::uint64_t seed = parsed.count("seed") ? parsed["seed"].as<std::uint64_t>()
+                                                    : ir.at("training_hints").at("seed").get<std::uint64_t>();
+    if (from_directory) load_weights(model, parsed["model"].as<std::string>());
+    else model.initialize(seed);
+    model.eval();
+    std::cout << session.text("run.summary", {{"name", model_section.at("name").get<std::string>()},
+                                              {"params", grouped(model.parameter_count())},
+                                              {"layers", std::to_string(ir.at("layers").size())},
+                                              {"dtype", dtype_name(model.parameters().front().scalar_type())},
+                                              {"seed", from_directory ? "-" : std::to_string(seed)}})
+              << "\n";
+    at::NoGradGuard no_grad;
+    const at::Tensor logits = model.forward(tokens).logits;
+    const std::int64_t last = tokens.size(1) - 1;
+    for (std::int64_t row = 0; row < tokens.size(0); ++row)
+      std::cout << session.text("run.top", {{"row", std::to_string(row)},
+                                            {"position", std::to_string(last)},
+                                            {"candidates", top_tokens(logits[row][last], parsed["top"].as<std::int64_t>())}})
                 << "\n";
-      at::NoGradGuard no_grad;
-      const at::Tensor logits = model.forward(tokens).logits;
-      const std::int64_t last = tokens.size(1) - 1;
+    if (new_tokens > 0) {
+      const at::Tensor generated = model.generate(tokens, new_tokens);
       for (std::int64_t row = 0; row < tokens.size(0); ++row)
-        std::cout << session.text("run.top", {{"row", std::to_string(row)},
-                                              {"position", std::to_string(last)},
-                                              {"candidates", top_tokens(logits[row][last], parsed["top"].as<std::int64_t>())}})
+        std::cout << session.text("run.generated", {{"row", std::to_string(row)},
+                                                    {"tokens", join(generated[row].narrow(0, tokens.size(1), new_tokens))}})
                   << "\n";
-      if (new_tokens > 0) {
-        const at::Tensor generated = model.generate(tokens, new_tokens);
-        for (std::int64_t row = 0; row < tokens.size(0); ++row)
-          std::cout << session.text("run.generated", {{"row", std::to_string(row)},
-                                                      {"tokens", join(generated[row].narrow(0, tokens.size(1), new_tokens))}})
-                    << "\n";
-      }
-      if (parsed.count("logits-out")) {
-        const auto path = parsed["logits-out"].as<std::string>();
-        write_file_atomically(path, npy_float32(logits));
-        std::cout << session.text("run.logits_written", {{"path", path}, {"shape", npy_shape(logits)}}) << "\n";
-      }
-    } catch (const c10::Error& e) {
-      throw Error(make_error("RuntimeError", "runtime.failed", {{"reason", e.what_without_backtrace()}}));
+    }
+    if (parsed.count("logits-out")) {
+      const auto path = parsed["logits-out"].as<std::string>();
+      write_file_atomically(path, npy_float32(logits));
+      std::cout << session.text("run.logits_written", {{"path", path}, {"shape", npy_shape(logits)}}) << "\n";
     }
     return kSuccess;
-  } catch (const Error& e) {
-    return report(globals, e);
-  }
+  });
 }
 
 }  // namespace

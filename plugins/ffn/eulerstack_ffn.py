@@ -83,19 +83,12 @@ class Mlp(nn.Module):
         return self.down_proj(self._act(self.up_proj(x))), None
 
 
-class GatedMlp(nn.Module):
+class GatedMlp(Mlp):
     """gated_mlp: down_proj(act(gate_proj(x)) * up_proj(x)) — SwiGLU, GeGLU, ReGLU."""
 
     def __init__(self, ctx) -> None:
-        super().__init__()
-        d = int(ctx.model["d_model"])
-        f = _hidden_width(ctx)
-        bias = bool(ctx.params["bias"])
-        self.activation = str(ctx.params["activation"])
-        self._act = _activation(self.activation)
-        self.gate_proj = _Linear(d, f, bias, ctx.init_std)
-        self.up_proj = _Linear(d, f, bias, ctx.init_std)
-        self.down_proj = _Linear(f, d, bias, _output_std(ctx))
+        super().__init__(ctx)
+        self.gate_proj = _Linear(int(ctx.model["d_model"]), _hidden_width(ctx), bool(ctx.params["bias"]), ctx.init_std)
 
     def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
         return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x)), None

@@ -21,16 +21,6 @@ using rt::Json;
 
 const Json kModel = rt::model_section();  // d 64, 4 heads, 2 KV heads, max_seq_len 256
 
-// The plugin's count formula for a block without refs. (rt::formula_count
-// ranges over `block.value("refs", ...).items()`, a temporary that is gone
-// before the loop runs, and crashes.)
-std::int64_t formula_count(BlockKind kind, const Json& model, const Json& block) {
-  eulerstack::BlockContext context;
-  context.model = model;
-  context.params = block.at("params");
-  return rt::registry().find(kind, block.at("type").get<std::string>())->schema->count_params(context);
-}
-
 at::Tensor random(std::vector<std::int64_t> shape, std::uint64_t seed, at::ScalarType dtype = at::kFloat) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   return at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat)).to(dtype);
@@ -122,7 +112,7 @@ TEST_CASE("attention: parameter count equals the plugin's formula") {
   for (const auto& [model, params] : cases) {
     auto mixer = rt::make_mixer(model, "attention", params);
     const auto ir = rt::block_ir(BlockKind::Mixer, "attention", params);
-    CHECK_MESSAGE(rt::parameter_count(*mixer) == formula_count(BlockKind::Mixer, model, ir),
+    CHECK_MESSAGE(rt::parameter_count(*mixer) == rt::formula_count(BlockKind::Mixer, model, ir),
                   model.dump() << " " << params.dump());
   }
 }

@@ -41,14 +41,6 @@ void randomize_biases(torch::nn::Module& module) {
     if (p.key().size() >= 4 && p.key().substr(p.key().size() - 4) == "bias") p.value().normal_(0.0, 0.5);
 }
 
-// The plugin's count formula (rt::formula_count iterates a destroyed temporary, support.cpp:128).
-std::int64_t formula(const Json& model, const std::string& type, const Json& params) {
-  eulerstack::BlockContext context;
-  context.model = model;
-  context.params = rt::block_ir(BlockKind::Ffn, type, params).at("params");
-  return rt::registry().find(BlockKind::Ffn, type)->schema->count_params(context);
-}
-
 at::Tensor sample_input(std::int64_t batch = 2, std::int64_t tokens = 5) {
   at::manual_seed(11);
   return at::randn({batch, tokens, 64});
@@ -66,7 +58,7 @@ TEST_CASE("ffn: parameter counts equal the plugin's formula") {
         const Json model = rt::model_section({{"mlp_ratio", ratio}});
         const Json params = {{"bias", bias}};
         auto ffn = rt::make_ffn(model, type, params);
-        CHECK(rt::parameter_count(*ffn) == formula(model, type, params));
+        CHECK(rt::parameter_count(*ffn) == rt::formula_count(BlockKind::Ffn, model, rt::block_ir(BlockKind::Ffn, type, params)));
       }
 }
 

@@ -49,19 +49,6 @@ std::shared_ptr<RouterModule> make_router(const Json& changes = Json::object(), 
   return router;
 }
 
-// The plugins' count formulas: the MoE's plus its router's, which sees the
-// MoE's parameters (rt::formula_count iterates a destroyed temporary, support.cpp:128).
-std::int64_t formula(const Json& model, const Json& params) {
-  const Json ir = rt::block_ir(BlockKind::Ffn, "moe", params);
-  const Json& router = ir.at("refs").at("router");
-  eulerstack::BlockContext context;
-  context.model = model;
-  context.params = ir.at("params");
-  std::int64_t total = rt::registry().find(BlockKind::Ffn, "moe")->schema->count_params(context);
-  for (const auto& [key, value] : router.at("params").items()) context.params[key] = value;
-  return total + rt::registry().find(BlockKind::Router, router.at("type").get<std::string>())->schema->count_params(context);
-}
-
 at::Tensor param(torch::nn::Module& module, const std::string& name) {
   auto params = module.named_parameters();
   const at::Tensor* found = params.find(name);
@@ -198,7 +185,7 @@ TEST_CASE("moe: parameter count equals the formula (experts, shared experts, rou
             const Json params = moe_params({{"expert_type", type}, {"bias", bias}, {"shared_experts", shared},
                                             {"experts", experts}, {"top_k", 1}, {"router", router}});
             auto moe = rt::make_ffn(model, "moe", params);
-            CHECK(rt::parameter_count(*moe) == formula(model, params));
+            CHECK(rt::parameter_count(*moe) == rt::formula_count(BlockKind::Ffn, model, rt::block_ir(BlockKind::Ffn, "moe", params)));
           }
 }
 

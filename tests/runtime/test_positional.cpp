@@ -20,16 +20,6 @@ constexpr double kPi = 3.14159265358979323846;
 const Json kModel = rt::model_section();
 constexpr std::int64_t kHeadDim = 16;
 
-// The plugin's count formula for a block without refs. (rt::formula_count
-// ranges over `block.value("refs", ...).items()`, a temporary that is gone
-// before the loop runs, and crashes.)
-std::int64_t formula_count(BlockKind kind, const Json& model, const Json& block) {
-  eulerstack::BlockContext context;
-  context.model = model;
-  context.params = block.at("params");
-  return rt::registry().find(kind, block.at("type").get<std::string>())->schema->count_params(context);
-}
-
 at::Tensor positions_of(std::vector<std::int64_t> values) {
   return at::tensor(values, at::TensorOptions().dtype(at::kLong));
 }
@@ -97,7 +87,7 @@ TEST_CASE("positional: rope, alibi and none have no parameters; learned has max_
     for (const auto& model : {kModel, rt::model_section({{"max_seq_len", 100}, {"d_model", 32}})}) {
       auto module = rt::make_positional(model, type);
       CHECK_MESSAGE(rt::parameter_count(*module) ==
-                        formula_count(BlockKind::Positional, model, rt::block_ir(BlockKind::Positional, type)),
+                        rt::formula_count(BlockKind::Positional, model, rt::block_ir(BlockKind::Positional, type)),
                     type);
     }
   }

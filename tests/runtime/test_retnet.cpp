@@ -82,15 +82,6 @@ at::Tensor parameter(MixerModule& module, const std::string& name) {
   return {};
 }
 
-// The plugin's count formula. (rt::formula_count iterates `block.value("refs",
-// ...).items()`, a dangling temporary, and crashes on blocks without refs.)
-std::int64_t formula_count(const Json& model, const Json& block) {
-  eulerstack::BlockContext context;
-  context.model = model;
-  context.params = block.at("params");
-  return rt::registry().find(BlockKind::Mixer, "retnet")->schema->count_params(context);
-}
-
 double silu(double x) { return x / (1.0 + std::exp(-x)); }
 
 // The block written out token by token in double precision: the rotation pair
@@ -175,7 +166,7 @@ TEST_CASE("retnet: parameters are named as documented and counted by the plugin 
                                                                        {"g_proj.weight", {value, d}},
                                                                        {"o_proj.weight", {d, value}}};
     CHECK(shapes == expected);
-    CHECK(rt::parameter_count(*module) == formula_count(c.model, rt::block_ir(BlockKind::Mixer, "retnet", params)));
+    CHECK(rt::parameter_count(*module) == rt::formula_count(BlockKind::Mixer, c.model, rt::block_ir(BlockKind::Mixer, "retnet", params)));
   }
 }
 

@@ -33,17 +33,19 @@ at::Tensor BlockModule::add_parameter(const std::string& name, std::vector<std::
   return register_parameter(name, at::empty(shape, options));
 }
 
-Linear::Linear(std::int64_t in, std::int64_t out, bool bias, const at::TensorOptions& options, InitRule weight_rule) {
+Linear::Linear(std::int64_t in, std::int64_t out, bool bias, const at::TensorOptions& options, InitRule weight_rule,
+               InitRule bias_rule) {
   weight_ = add_parameter("weight", {out, in}, options, std::move(weight_rule));
-  if (bias) bias_ = add_parameter("bias", {out}, options, init::zeros());
+  if (bias) bias_ = add_parameter("bias", {out}, options, std::move(bias_rule));
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
 
 std::shared_ptr<Linear> add_linear(torch::nn::Module& parent, const std::string& name, std::int64_t in,
                                    std::int64_t out, bool bias, const at::TensorOptions& options,
-                                   InitRule weight_rule) {
-  return parent.register_module(name, std::make_shared<Linear>(in, out, bias, options, std::move(weight_rule)));
+                                   InitRule weight_rule, InitRule bias_rule) {
+  return parent.register_module(
+      name, std::make_shared<Linear>(in, out, bias, options, std::move(weight_rule), std::move(bias_rule)));
 }
 
 }  // namespace eulerstack

@@ -341,7 +341,23 @@ def _depth(ctx) -> float:
     return float(ctx.n_layers if ctx.n_layers > 0 else 1)
 
 
-class Mamba2(nn.Module):
+class _MambaMixer(nn.Module):
+    """What both variants share: re-initialising by their rules, and an empty cache."""
+
+    def _init_own(self) -> None:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        # Every rule of the block (children too; loaded tensors are skipped), so the block's rules win.
+        for module in self.children():
+            module.reset_parameters()
+        self._init_own()
+
+    def new_cache(self) -> MambaCache:
+        return MambaCache()
+
+
+class Mamba2(_MambaMixer):
     """mamba2: multi-head SSD with a scalar decay per head and grouped B/C."""
 
     def __init__(self, ctx) -> None:
@@ -376,15 +392,6 @@ class Mamba2(nn.Module):
         if not _loaded(self.A_log):
             _assign(self.A_log, _fresh(self.A_log).uniform_(_A_LOW, _A_HIGH).log_())
         torch.nn.init.ones_(self.D)
-
-    def reset_parameters(self) -> None:
-        # Every rule of the block (children too; loaded tensors are skipped), so the block's rules win.
-        for module in self.children():
-            module.reset_parameters()
-        self._init_own()
-
-    def new_cache(self) -> MambaCache:
-        return MambaCache()
 
     def forward(
         self,
@@ -423,7 +430,7 @@ class Mamba2(nn.Module):
 # --- mamba1.cpp ------------------------------------------------------------------------------
 
 
-class Mamba1(nn.Module):
+class Mamba1(_MambaMixer):
     """mamba1: per-channel selective scan."""
 
     def __init__(self, ctx) -> None:
@@ -450,15 +457,6 @@ class Mamba1(nn.Module):
             _assign(self.A_log, torch.arange(1, n + 1, dtype=torch.float32, device=self.A_log.device).log()
                     .expand(self.A_log.shape))
         torch.nn.init.ones_(self.D)
-
-    def reset_parameters(self) -> None:
-        # Every rule of the block (children too; loaded tensors are skipped), so the block's rules win.
-        for module in self.children():
-            module.reset_parameters()
-        self._init_own()
-
-    def new_cache(self) -> MambaCache:
-        return MambaCache()
 
     def forward(
         self,

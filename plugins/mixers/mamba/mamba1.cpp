@@ -13,21 +13,6 @@ namespace eulerstack::mamba {
 
 namespace {
 
-// dt_proj: a Linear whose weight and bias have mamba's own initialisation
-// (eulerstack::Linear always zeroes its bias).
-class DtProjection : public BlockModule {
- public:
-  DtProjection(std::int64_t rank, std::int64_t channels, const at::TensorOptions& options) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(rank));
-    weight_ = add_parameter("weight", {channels, rank}, options, init::uniform(-bound, bound));
-    bias_ = add_parameter("bias", {channels}, options, inverse_softplus_dt());
-  }
-  at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
-
- private:
-  at::Tensor weight_, bias_;
-};
-
 class Mamba1 : public MixerModule {
  public:
   explicit Mamba1(const ModuleContext& ctx) {
@@ -41,7 +26,9 @@ class Mamba1 : public MixerModule {
     conv1d_ = register_module(
         "conv1d", std::make_shared<CausalConv1d>(inner_, ctx.block.param<std::int64_t>("d_conv"), o));
     x_proj_ = add_linear(*this, "x_proj", inner_, rank_ + 2 * state_, false, o, init::normal(ctx.init_std));
-    dt_proj_ = register_module("dt_proj", std::make_shared<DtProjection>(rank_, inner_, o));
+    const double dt_bound = 1.0 / std::sqrt(static_cast<double>(rank_));
+    dt_proj_ = add_linear(*this, "dt_proj", rank_, inner_, true, o, init::uniform(-dt_bound, dt_bound),
+                          inverse_softplus_dt());
     A_log_ = add_parameter("A_log", {inner_, state_}, o, s4d_real_log());
     D_ = add_parameter("D", {inner_}, o, init::ones());
     out_proj_ = add_linear(*this, "out_proj", inner_, d, false, o,
@@ -73,7 +60,7 @@ class Mamba1 : public MixerModule {
   std::int64_t inner_, state_, rank_;
   std::shared_ptr<Linear> in_proj_, x_proj_, out_proj_;
   std::shared_ptr<CausalConv1d> conv1d_;
-  std::shared_ptr<DtProjection> dt_proj_;
+  std::shared_ptr<Linear> dt_proj_;
   at::Tensor A_log_, D_;
 };
 

@@ -45,11 +45,12 @@ class BlockModule : public torch::nn::Module {
 };
 
 // y = x W^T + b, with W [out, in]: parameters `weight` and optionally `bias`
-// (zeros). Our own rather than torch::nn::Linear so that parameters are created
+// (zeros unless a rule is given). Our own rather than torch::nn::Linear so that parameters are created
 // with the model's dtype and device and never initialised twice.
 class Linear : public BlockModule {
  public:
-  Linear(std::int64_t in, std::int64_t out, bool bias, const at::TensorOptions& options, InitRule weight_rule);
+  Linear(std::int64_t in, std::int64_t out, bool bias, const at::TensorOptions& options, InitRule weight_rule,
+         InitRule bias_rule = init::zeros());
   at::Tensor forward(const at::Tensor& x) const;
   const at::Tensor& weight() const { return weight_; }
 
@@ -61,6 +62,6 @@ class Linear : public BlockModule {
 // Registers a Linear as a named child of `parent`.
 std::shared_ptr<Linear> add_linear(torch::nn::Module& parent, const std::string& name, std::int64_t in,
                                    std::int64_t out, bool bias, const at::TensorOptions& options,
-                                   InitRule weight_rule);
+                                   InitRule weight_rule, InitRule bias_rule = init::zeros());
 
 }  // namespace eulerstack

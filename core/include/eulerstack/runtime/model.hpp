@@ -26,7 +26,6 @@ namespace eulerstack {
 class DecoderLayer;
 class TokenEmbedding;
 class Norm;
-class Linear;
 
 struct ModelOutput {
   at::Tensor logits;    // [B, T, vocab], model dtype
