@@ -5,7 +5,6 @@
 // modeling code of core and of every plugin the model uses.
 
 #include <boost/dll/alias.hpp>
-#include <fstream>
 #include <iostream>
 
 #include <ATen/ATen.h>
@@ -23,11 +22,6 @@
 namespace eulerstack::cli {
 namespace {
 
-void write_json(const std::filesystem::path& file, const Json& json) {
-  std::ofstream out(file);
-  out << json.dump(2) << "\n";
-  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed"}}));
-}
 
 int export_model(const Args& args, GlobalOptions globals) {
   cxxopts::Options options("eulerstack compile", "Export a HuggingFace model directory.");
@@ -56,7 +50,13 @@ int export_model(const Args& args, GlobalOptions globals) {
     write_python_files(session.registry(), r.ir, dir.path());
     write_json(dir.path() / "config.json", hf_config(r.ir, seed));
     write_json(dir.path() / "generation_config.json", generation_config());
-    const WrittenWeights weights = write_weights(model, seed, dir.path(), max_shard);
+    const WrittenWeights weights =
+        write_weights(model, seed, dir.path(), max_shard, [&](const ProgressFigures& figures) {
+          return session.text("export.progress", {{"done", figures.done},
+                                                  {"total", figures.total},
+                                                  {"rate", figures.rate},
+                                                  {"eta", std::to_string(figures.eta_seconds)}});
+        });
     dir.publish();
 
     const std::string path = parsed["output-dir"].as<std::string>();

@@ -66,6 +66,13 @@ Json generation_config() {
   return {{"_from_model_config", true}, {"do_sample", false}, {"use_cache", true}};
 }
 
+void write_json(const fs::path& file, const Json& json) {
+  std::ofstream out(file);
+  out << json.dump(2) << "\n";
+  out.close();
+  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed"}}));
+}
+
 std::vector<std::string> write_python_files(const Registry& registry, const Json& ir, const fs::path& dir) {
   std::vector<std::string> written;
   const fs::path core = core_python_dir();

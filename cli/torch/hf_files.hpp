@@ -17,6 +17,9 @@ namespace eulerstack::cli {
 Json hf_config(const Json& ir, std::uint64_t seed);
 Json generation_config();
 
+// Writes `json` indented; throws Error(IOError) when the write fails.
+void write_json(const std::filesystem::path& file, const Json& json);
+
 // Copies configuration_eulerstack.py, modeling_eulerstack.py and the Python
 // twin of every plugin the IR uses into `dir`, and writes eulerstack_blocks.py,
 // which imports exactly those plugin modules (transformers copies what a

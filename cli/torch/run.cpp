@@ -1,5 +1,5 @@
 // eulerstack run ([--preset] SPEC | --model DIR) (--tokens IDS | --tokens-file FILE) [--generate N]
-//                [--logits-out FILE.npy] [--seed N] [--dtype D] [--top K]
+//                [--logits-out FILE.npy] [--seed N] [--dtype D] [--top K] [--threads N]
 // Builds the model with LibTorch from the spec (random weights from the seed)
 // or from an exported HF directory (its weights), runs the token ids through it,
 // prints the most likely next tokens, optionally greedy-generates with the
@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "../atomic_file.hpp"
 #include "../command.hpp"
@@ -68,10 +69,17 @@ int run_model(const Args& args, GlobalOptions globals) {
       "logits-out", "save the logits [rows, tokens, vocab] as float32 .npy (atomically)", cxxopts::value<std::string>())(
       "seed", "seed of the random weights (default: training_hints.seed)", cxxopts::value<std::uint64_t>())(
       "dtype", "float32, bfloat16 or float16 (default: model.dtype)", cxxopts::value<std::string>())(
-      "top", "how many next-token candidates to print", cxxopts::value<std::int64_t>()->default_value("5"));
+      "top", "how many next-token candidates to print", cxxopts::value<std::int64_t>()->default_value("5"))(
+      "threads", "CPU threads for LibTorch (default: LibTorch's, one per physical core)", cxxopts::value<int>());
   cxxopts::ParseResult parsed;
   return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
+    if (parsed.count("threads")) {
+      const int threads = parsed["threads"].as<int>();
+      if (threads < 1)
+        throw Error(make_error("UsageError", "cli.usage", {{"reason", "--threads needs N >= 1"}, {"command", "run"}}));
+      at::set_num_threads(threads);
+    }
     Session session(globals);
     Json ir;
     const bool from_directory = parsed.count("model") > 0;

@@ -1,8 +1,5 @@
 #include "weights_writer.hpp"
 
-#include <unistd.h>
-
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +10,7 @@
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/runtime/initialize.hpp"
 #include "eulerstack/safetensors.hpp"
+#include "hf_files.hpp"
 #include "output_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -28,43 +26,6 @@ std::string safetensors_dtype(at::ScalarType dtype) {
     default: throw std::logic_error(std::string("no safetensors dtype for ") + c10::toString(dtype));
   }
 }
-
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int unit = 0;
-  while (bytes >= 1000.0 && unit < 4) bytes /= 1000.0, ++unit;
-  char text[32];
-  std::snprintf(text, sizeof text, unit ? "%.1f %s" : "%.0f %s", bytes, units[unit]);
-  return text;
-}
-
-// Bytes written, rate and ETA on a terminal, for models worth waiting on.
-class Progress {
- public:
-  explicit Progress(std::uint64_t total)
-      : total_(total), shown_(isatty(STDERR_FILENO) && total >= (64u << 20)), start_(Clock::now()) {}
-  void advance(std::uint64_t bytes) {
-    done_ += bytes;
-    if (!shown_) return;
-    const auto now = Clock::now();
-    if (done_ < total_ && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? done_ / seconds : 0.0;
-    const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
-    std::fprintf(stderr, "\rweights: %s / %s  %s/s  ETA %.0f s   ", human_bytes(done_).c_str(),
-                 human_bytes(total_).c_str(), human_bytes(rate).c_str(), eta);
-    if (done_ >= total_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  std::uint64_t total_;
-  std::uint64_t done_ = 0;
-  bool shown_;
-  Clock::time_point start_;
-  Clock::time_point last_;
-};
 
 struct Shard {
   std::vector<safetensors::TensorEntry> entries;
@@ -99,7 +60,7 @@ std::uint64_t parse_size(const std::string& text) {
 }
 
 WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const fs::path& dir,
-                             std::uint64_t max_shard_bytes) {
+                             std::uint64_t max_shard_bytes, const ProgressLine::Formatter& progress_text) {
   const auto rules = init_rules(model);
   std::map<std::string, at::Tensor> parameters;
   std::vector<Shard> shards(1);
@@ -115,7 +76,7 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
     parameters[p.key()] = p.value();
   }
 
-  Progress progress(written.tensor_bytes);
+  ProgressLine progress(written.tensor_bytes, progress_text);
   nlohmann::json weight_map = nlohmann::json::object();
   for (std::size_t i = 0; i < shards.size(); ++i) {
     char name[64];
@@ -141,7 +102,7 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
   }
   if (shards.size() > 1) {
     const nlohmann::json index = {{"metadata", {{"total_size", written.tensor_bytes}}}, {"weight_map", weight_map}};
-    std::ofstream(dir / "model.safetensors.index.json") << index.dump(2) << "\n";
+    write_json(dir / "model.safetensors.index.json", index);
     written.files.push_back("model.safetensors.index.json");
   }
   return written;

@@ -11,6 +11,8 @@
 
 #include <torch/nn/module.h>
 
+#include "progress_line.hpp"
+
 namespace eulerstack::cli {
 
 struct WrittenWeights {
@@ -21,9 +23,10 @@ struct WrittenWeights {
 
 // `model` may live on the meta device: only names, shapes, dtypes and init
 // rules are read. Above `max_shard_bytes` the weights are split into
-// model-0000i-of-0000N.safetensors plus model.safetensors.index.json.
+// model-0000i-of-0000N.safetensors plus model.safetensors.index.json. On a
+// terminal, `progress_text` words the progress line.
 WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const std::filesystem::path& dir,
-                             std::uint64_t max_shard_bytes);
+                             std::uint64_t max_shard_bytes, const ProgressLine::Formatter& progress_text);
 
 // "50GB" (10^9), "2GiB" (2^30), "500MB", "1000" (bytes). Throws Error(UsageError).
 std::uint64_t parse_size(const std::string& text);

@@ -96,3 +96,12 @@ def test_run_position_beyond_learned_table_is_a_runtime_error(cli, tmp_path):
     assert r.returncode == 6, r.stderr
     assert r.stderr.startswith("RuntimeError: the model could not run:")
     assert f"max_seq_len {max_len}" in r.stderr
+
+
+def test_threads_option(cli):
+    one = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3", "--threads", "1", "--dtype", "float32")
+    two = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3", "--threads", "2", "--dtype", "float32")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert one.stdout.splitlines()[0] == two.stdout.splitlines()[0]
+    bad = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3", "--threads", "0")
+    assert bad.returncode == 2 and "--threads needs N >= 1" in bad.stderr

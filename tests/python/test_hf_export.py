@@ -31,6 +31,11 @@ ids = torch.tensor([[int(t) for t in tokens.split()]])
 with torch.no_grad():
     logits = model(ids).logits
     generated = model.generate(ids, max_new_tokens=generate, do_sample=False)
+    # Beam search reorders every layer's state; without a cache it recomputes: both must agree.
+    beams = [model.generate(ids, max_new_tokens=4, num_beams=3, num_return_sequences=3, do_sample=False,
+                            use_cache=cached, output_scores=True, return_dict_in_generate=True) for cached in (True, False)]
+    assert torch.equal(beams[0].sequences, beams[1].sequences), (beams[0].sequences, beams[1].sequences)
+    assert torch.allclose(beams[0].sequences_scores, beams[1].sequences_scores, atol=1e-4)
 np.save(out, logits.float().numpy())
 print(json.dumps({"type": type(model).__name__, "generated": generated[0, ids.shape[1]:].tolist(),
                   "names": sorted(n for n, _ in model.named_parameters())}))
@@ -178,3 +183,37 @@ def test_export_messages_follow_lang(cli, tmp_path):
     r = cli("--lang", "ja", "compile", "--preset", "gpt2_style_mini", "--output-dir", tmp_path / "m")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("HF モデルを保存しました")
+
+
+def run_on_terminal(args, env):
+    """Runs the CLI with stderr on a pseudo-terminal; returns (exit code, what the terminal showed)."""
+    import pty
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([str(EXE), *map(str, args)], stdout=subprocess.DEVNULL, stderr=secondary, env=env)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    return proc.wait(timeout=300), shown.decode("utf-8", "replace")
+
+
+def test_progress_line_on_a_terminal_only(cli, tmp_path):
+    # starcoder_style_mqa: ~316 MB of weights, above the 64 MiB threshold for showing progress.
+    code, shown = run_on_terminal(["--lang", "es", "compile", "--preset", "starcoder_style_mqa",
+                                   "--output-dir", tmp_path / "tty"], clean_env())
+    assert code == 0, shown
+    assert "\r" in shown and "pesos: " in shown and "faltan " in shown
+    final = shown.rstrip("\r\n").split("\r")[-1]
+    assert final.startswith("pesos: 315.7 MB / 315.7 MB"), final
+    r = cli("compile", "--preset", "starcoder_style_mqa", "--output-dir", tmp_path / "pipe")
+    assert r.returncode == 0 and r.stderr == ""
+    code, shown = run_on_terminal(["compile", "--preset", "gpt2_style_mini", "--output-dir", tmp_path / "small"],
+                                  clean_env())
+    assert code == 0 and "weights:" not in shown  # small exports stay quiet

@@ -153,6 +153,22 @@ class RetentionCache:
     def __init__(self) -> None:
         self.state: Optional[torch.Tensor] = None
 
+    # Batch edits for generate()'s beam search and batch expansion; no C++ counterpart.
+    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
+        if self.state is not None:
+            self.state = self.state.index_select(0, beam_idx.to(self.state.device))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        if self.state is not None:
+            self.state = self.state.repeat_interleave(repeats, 0)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self.state is not None:
+            self.state = self.state[indices]
+
+    def reset(self) -> None:
+        self.state = None
+
 
 class RetNet(nn.Module):
     """retnet: o_proj(silu(g_proj(x)) * group_norm(retention(q, k, v)))."""

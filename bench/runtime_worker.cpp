@@ -1,0 +1,122 @@
+// eulerstack_bench_worker MODEL_DIR DTYPE THREADS
+// Loads an exported HF directory into the C++ runtime and answers timing
+// requests on stdin, one per line, with one JSON line on stdout:
+//   prefill T         -> {"seconds": s}  one forward of T tokens with a fresh cache
+//   decode P N        -> {"seconds": s}  N greedy single-token steps after a P-token prefill (steps only)
+//   memory T          -> {"peak_rss_delta": bytes} peak RSS growth over one prefill of T tokens
+//   params            -> {"params": n}
+// The Python contenders (bench/python_worker.py) speak the same protocol, so
+// bench/run.py can alternate them run by run.
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
+
+#include "eulerstack/plugin_host.hpp"
+#include "eulerstack/runtime/checkpoint.hpp"
+#include "eulerstack/runtime/model.hpp"
+
+using namespace eulerstack;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Resets the kernel's peak-RSS mark (VmHWM), so a later peak covers only what
+// follows (loading the weights may have peaked higher).
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+long status_kib(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return 0;
+}
+
+at::Tensor random_tokens(std::int64_t count, std::int64_t vocab) {
+  return at::randint(vocab, {1, count}, at::TensorOptions().dtype(at::kLong));
+}
+
+at::Tensor greedy_next(const at::Tensor& logits) {
+  return logits.select(1, logits.size(1) - 1).argmax(-1, true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::cerr << "usage: eulerstack_bench_worker MODEL_DIR DTYPE THREADS\n";
+    return 2;
+  }
+  try {
+    at::set_num_threads(std::stoi(argv[3]));
+    Registry registry;
+    PluginSearchOptions search;
+    search.executable_dir = executable_dir();
+    load_plugins(registry, plugin_search_path(search));
+    ModuleCatalog catalog(registry);
+    const Json ir = read_exported_ir(argv[1]);
+    BuildOptions build;
+    build.dtype = dtype_named(argv[2]);
+    CausalLM model(ir, catalog, build);
+    load_weights(model, argv[1]);
+    model.eval();
+    c10::NoGradGuard no_grad;
+    const std::int64_t vocab = ir.at("model").at("vocab_size").get<std::int64_t>();
+    std::cout << "{\"ready\": true}" << std::endl;
+
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::istringstream request(line);
+      std::string command;
+      request >> command;
+      if (command == "prefill") {
+        std::int64_t length = 0;
+        request >> length;
+        const at::Tensor tokens = random_tokens(length, vocab);
+        DecodeState state = model.new_state();
+        const auto start = Clock::now();
+        model.forward(tokens, &state);
+        std::cout << "{\"seconds\": " << seconds_since(start) << "}" << std::endl;
+      } else if (command == "decode") {
+        std::int64_t prompt = 0, steps = 0;
+        request >> prompt >> steps;
+        DecodeState state = model.new_state();
+        at::Tensor next = greedy_next(model.forward(random_tokens(prompt, vocab), &state).logits);
+        const auto start = Clock::now();
+        for (std::int64_t i = 0; i < steps; ++i) next = greedy_next(model.forward(next, &state).logits);
+        std::cout << "{\"seconds\": " << seconds_since(start) << "}" << std::endl;
+      } else if (command == "memory") {
+        std::int64_t length = 0;
+        request >> length;
+        const at::Tensor tokens = random_tokens(length, vocab);
+        reset_peak_rss();
+        const long before = status_kib("VmRSS");
+        DecodeState state = model.new_state();
+        model.forward(tokens, &state);
+        std::cout << "{\"peak_rss_delta\": " << (status_kib("VmHWM") - before) * 1024L << "}" << std::endl;
+      } else if (command == "params") {
+        std::cout << "{\"params\": " << model.parameter_count() << "}" << std::endl;
+      } else {
+        std::cout << "{\"error\": \"unknown request: " << command << "\"}" << std::endl;
+      }
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,26 @@
+"""The benchmark suite works end to end at tiny sizes (times are not checked:
+benchmarks never assert speed; docs/BENCHMARKS.md is made by scripts/bench)."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, clean_env
+
+
+def test_bench_smoke_produces_every_section(tmp_path):
+    report = tmp_path / "BENCH.md"
+    env = clean_env()
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--output", str(report)],
+                       capture_output=True, text=True, env=env, timeout=1800, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = report.read_text()
+    for section in ("## Goals", "## validate and explain", "## compile --output-dir", "## Runtime: prefill",
+                    "## Mamba2 prefill memory", "## Scaling with length", "Smoke run"):
+        assert section in text, section
+    results = json.loads((tmp_path / "BENCH.json").read_text())
+    families = {row["family"] for row in results["speed"]}
+    assert families == {"llama", "mistral", "mixtral", "mamba2", "jamba"}
+    for row in results["speed"]:
+        assert set(row["seconds"]) == {"eulerstack (C++)", "eulerstack export in transformers",
+                                       f"transformers {row['family']}"}
+        assert all(v > 0 for v in row["seconds"].values())
