@@ -68,6 +68,7 @@ TEST_CASE("the mapping's own keys win over merged ones wherever the merge key st
   CHECK(doc.root["b"] == Json{{"x", 10}, {"y", 2}});
   CHECK(keys(doc.root["b"]) == "x,y");
   CHECK(at(doc, "b.x") == "2:8");
+  CHECK(key_at(doc, "b.x") == "2:5");
   CHECK(at(doc, "b.y") == "1:17");
 }
 
@@ -93,6 +94,9 @@ TEST_CASE("a merge key needs a mapping or a list of mappings") {
   Diagnostic d = parse_error("a: &a 5\nb: {<<: *a}\n");
   CHECK(d.id == "spec.bad_merge");
   CHECK(d.where.line == 1);
+  d = parse_error("a: 1\nb:\n  <<:\n\nc: 2\n");
+  CHECK(d.id == "spec.bad_merge");
+  CHECK((d.where.line == 3 && d.where.column == 3));  // an empty value: at its key
   d = parse_error("a: &a {x: 1}\nb: {<<: [*a, [1]]}\n");
   CHECK(d.id == "spec.bad_merge");
   CHECK((d.where.line == 2 && d.where.column == 14));

@@ -181,10 +181,11 @@ class Converter {
   }
 
   // The entries of a mapping with its merge keys (`<<: *base`, `<<: [*a, *b]`)
-  // resolved as PyYAML does: merged entries first, a list's earlier mappings
-  // winning over later ones, the mapping's own keys winning over all merged
-  // ones; a key keeps the position where it first appeared. Each entry keeps
-  // its own nodes, so locations point at the text it came from.
+  // resolved as the YAML merge-key type defines and PyYAML orders them:
+  // merged entries first, a list's earlier mappings winning over later ones,
+  // the mapping's own keys winning over all merged ones; a key keeps the
+  // position where it first appeared. Each entry keeps its own nodes, so
+  // locations point at the text it came from.
   std::vector<Entry> merged_entries(const YAML::Node& node, const std::string& path, std::size_t depth) {
     std::vector<Entry> flat;
     flatten(node, path, depth, false, flat);
@@ -193,7 +194,7 @@ class Converter {
     for (auto& entry : flat) {
       auto [it, inserted] = position.emplace(entry.key, out.size());
       if (inserted) out.push_back(std::move(entry));
-      else out[it->second].value = entry.value;
+      else out[it->second] = std::move(entry);  // the winner's text, in the first one's place
     }
     return out;
   }
@@ -228,8 +229,7 @@ class Converter {
         for (auto part = parts.rbegin(); part != parts.rend(); ++part)
           merged.insert(merged.end(), std::make_move_iterator(part->begin()), std::make_move_iterator(part->end()));
       } else {
-        SourceLocation source_where = location(doc_.file, source.Mark());
-        fail("spec.bad_merge", {{"path", shown_path}}, source_where.line ? source_where : key_where);
+        fail("spec.bad_merge", {{"path", shown_path}}, is_empty(source) ? key_where : location(doc_.file, source.Mark()));
       }
     }
     out.insert(out.end(), std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end()));
