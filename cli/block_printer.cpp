@@ -26,6 +26,18 @@ std::string yaml_location(const BlockEntry& block) {
   return "";
 }
 
+namespace {
+
+void print_unprovided(const Session& session, const BlockSchema& s, std::ostream& out) {
+  if (s.unprovided_params.empty()) return;
+  out << "  " << session.text("plugins.unprovided") << "\n";
+  std::size_t width = 0;
+  for (const auto& [key, what] : s.unprovided_params) width = std::max(width, key.size());
+  for (const auto& [key, what] : s.unprovided_params) out << fmt::format("    {:<{}}  {}\n", key, width, what);
+}
+
+}  // namespace
+
 void print_block(const Session& session, const BlockEntry& block, std::ostream& out) {
   const auto& s = *block.schema;
   out << fmt::format("{} {}: {}\n", to_string(block.kind), s.name, s.summary);
@@ -33,7 +45,9 @@ void print_block(const Session& session, const BlockEntry& block, std::ostream& 
                                                      {"file", block.plugin->file.string()}})
       << "\n";
   if (s.params.empty() && s.inline_params.empty()) {
-    out << "  " << session.text("plugins.no_parameters") << "\n\n";
+    out << "  " << session.text("plugins.no_parameters") << "\n";
+    print_unprovided(session, s, out);
+    out << "\n";
     return;
   }
   if (!s.params.empty()) {
@@ -46,6 +60,7 @@ void print_block(const Session& session, const BlockEntry& block, std::ostream& 
     out << "  " << session.text("plugins.parameters", {{"where", where}}) << "\n";
     print_param_table(s.inline_params, "    ", out);
   }
+  print_unprovided(session, s, out);
   out << "\n";
 }
 
@@ -53,6 +68,8 @@ Json block_json(const BlockEntry& block) {
   const auto& s = *block.schema;
   Json caps = Json::object();
   for (const auto& [name, value] : s.capabilities) caps[name] = value;
+  Json unprovided = Json::object();
+  for (const auto& [key, what] : s.unprovided_params) unprovided[key] = what;
   return {{"kind", to_string(block.kind)},
           {"name", s.name},
           {"summary", s.summary},
@@ -62,6 +79,7 @@ Json block_json(const BlockEntry& block) {
           {"config_key", s.config_key},
           {"params", to_json(s.params)},
           {"inline_params", to_json(s.inline_params)},
+          {"unprovided_params", unprovided},
           {"capabilities", caps}};
 }
 

@@ -36,8 +36,9 @@ Json diagnostic_json(const Diagnostic& d, const std::string& lang) {
           {"fix", message_text(lang, d.id, "fix", d.args)},
           {"see", message_text("en", d.id, "see", d.args)},
           {"file", d.where.file},
-          {"line", d.where.line},
-          {"column", d.where.column},
+          // null, not 0, where the diagnostic has no line or column (a missing section, a file too large)
+          {"line", d.where.line > 0 ? Json(d.where.line) : Json()},
+          {"column", d.where.column > 0 ? Json(d.where.column) : Json()},
           {"notes", notes}};
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "eulerstack/plugin_notes.hpp"
 #include "eulerstack/suggest.hpp"
 
 namespace eulerstack {
@@ -46,6 +47,10 @@ void check_staged(const PluginRecord& plugin, const BlockRegistry<Module>& exist
     const char* kind = to_string(existing.kind());
     std::string defect = schema.name.empty() ? "a block has no name" : schema_defect(schema.params);
     if (defect.empty()) defect = schema_defect(schema.inline_params);
+    for (const auto& [key, what] : schema.unprovided_params)
+      for (const auto* params : {&schema.params, &schema.inline_params})
+        for (const auto& p : *params)
+          if (defect.empty() && p.name == key) defect = "'" + key + "' is both a parameter and not provided";
     if (defect.empty() && schema.summary.empty()) defect = "no summary";
     if (defect.empty() && !schema.count_params) defect = "no parameter-count formula";
     if (!defect.empty()) {
@@ -62,14 +67,6 @@ void check_staged(const PluginRecord& plugin, const BlockRegistry<Module>& exist
                               {"other_file", file_or_builtin(owner)}}));
     }
   }
-}
-
-// A failed plugin's own message is rendered inside the note (see message_text).
-MessageArgs failure_note_args(const PluginFailure& failure) {
-  MessageArgs args = failure.diagnostic.args;
-  args["file"] = failure.file.string();
-  args["reason_id"] = failure.diagnostic.id;
-  return args;
 }
 
 template <class Module>
@@ -146,11 +143,8 @@ Error Registry::unknown_block(BlockKind kind, std::string_view name) const {
       d.notes.push_back({"note.known_blocks", {{"kind", to_string(kind)}, {"plugin", plugin},
                                                {"names", fmt::format("{}", fmt::join(names, ", "))}}});
   }
-  for (const auto& failure : report_.failures)
-    d.notes.push_back({"note.failed_plugin", failure_note_args(failure)});
-  std::vector<std::string> dirs;
-  for (const auto& dir : report_.search_path) dirs.push_back(fmt::format("{} ({})", dir.dir.string(), dir.origin));
-  d.notes.push_back({"note.search_path", {{"dirs", dirs.empty() ? "-" : fmt::format("{}", fmt::join(dirs, ", "))}}});
+  for (auto& note : failed_plugin_notes(report_)) d.notes.push_back(std::move(note));
+  d.notes.push_back(search_path_note(report_));
   return Error(std::move(d));
 }
 

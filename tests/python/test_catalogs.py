@@ -161,3 +161,17 @@ def test_placeholder_parsing():
     assert placeholders("{path} = {value} is below {min}") == {"path", "value", "min"}
     assert placeholders("'{{template: attn}}' and {{{name}}}") == {"name"}
     assert placeholders("no fields") == set()
+
+
+# Placeholders that hold a count (which may be 1) and the languages whose nouns take a plural -s.
+COUNTS = ("count", "warnings", "errors", "layers")
+PLURAL_S_LANGUAGES = ("en", "es")
+
+
+@pytest.mark.parametrize("lang", PLURAL_S_LANGUAGES)
+def test_counts_are_not_followed_by_a_plural_noun(lang):
+    """'1 warnings' is wrong and '1 warning' wrong for 2: a count reads as 'warnings: {count}'."""
+    followed = re.compile(r"\{(" + "|".join(COUNTS) + r")\} [^\W\d_]+s\b")
+    bad = [f"{msg_id}: {entry['msg']}" for msg_id, entry in sorted(catalog(lang).items())
+           if isinstance(entry, dict) and followed.search(str(entry.get("msg", "")))]
+    assert not bad, "\n".join(bad)

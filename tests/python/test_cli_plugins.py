@@ -1,6 +1,6 @@
 import json
 
-from conftest import BUILD, clean_env
+from conftest import BUILD, ROOT, clean_env
 
 EXPECTED_BLOCKS = {
     "attention": {("mixer", "attention")},
@@ -31,7 +31,7 @@ def test_build_tree_plugins_found_without_environment(cli, tmp_path):
 def test_text_listing_names_every_plugin_and_the_search_path(cli):
     result = cli("plugins")
     assert result.returncode == 0, result.stderr
-    assert "6 plugins loaded" in result.stdout
+    assert "Plugins loaded: 6" in result.stdout
     for name in EXPECTED_BLOCKS:
         assert f"  {name} 0.1.0 [core]" in result.stdout
     assert f"{BUILD / 'plugins'} (default)" in result.stdout
@@ -62,7 +62,7 @@ def test_missing_plugin_dir_is_reported(cli, tmp_path):
     result = cli("plugins", "--plugin-dir", missing)
     assert result.returncode == 3
     assert f"plugin directory {missing} (from --plugin-dir) does not exist" in result.stderr
-    assert "6 plugins loaded" in result.stdout
+    assert "Plugins loaded: 6" in result.stdout
 
 
 def test_info_prints_schema(cli):
@@ -110,3 +110,29 @@ def test_schema_lists_core_sections_and_every_block(cli):
     text = cli("schema").stdout
     assert text.startswith("schema_version: 1\n\nmodel:\n")
     assert "mixer mamba: " in text and "layer_templates.<name>.norm:" in text
+
+
+def test_plugin_failures_are_listed_once_per_run(cli, tmp_path):
+    spec = tmp_path / "spec.yml"
+    spec.write_text((ROOT / "tests" / "specs" / "valid" / "base.yml").read_text()
+                    .replace("mixer: {type: attention}", "mixer: {type: hyena}")
+                    .replace("ffn: {type: gated_mlp}", "ffn: {type: kan}"))
+    missing = tmp_path / "nowhere"
+    report = json.loads(cli("--plugin-dir", missing, "validate", spec, "--json").stdout)
+    first, second = report["errors"]
+    assert (first["id"], second["id"]) == ("registry.unknown_block", "registry.unknown_block")
+    failed = [n for n in first["notes"] if n.startswith("failed to load: ")]
+    assert len(failed) == 1 and str(missing) in failed[0]
+    assert not any(n.startswith("failed to load: ") for n in second["notes"])
+    assert "the plugins that failed to load are listed under the first such error" in second["notes"]
+    assert all(any(n.startswith("plugin search path: ") for n in e["notes"]) for e in (first, second))
+    text = cli("--plugin-dir", missing, "validate", spec).stderr
+    assert text.count("failed to load: ") == 1
+
+
+def test_info_lists_upstream_parameters_a_plugin_does_not_provide(cli):
+    text = cli("plugins", "info", "attention").stdout
+    assert "not provided (upstream parameters this plugin does not implement" in text
+    assert "    attention_sinks  DeepSeek-V4 " in text and "    compression      DeepSeek-V4 " in text
+    (block,) = json.loads(cli("plugins", "info", "mixer:attention", "--json").stdout)
+    assert set(block["unprovided_params"]) == {"compression", "attention_sinks"}

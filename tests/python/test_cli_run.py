@@ -12,7 +12,7 @@ def test_run_prints_the_model_and_next_token_candidates(cli):
     r = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3; 4 5 6", "--top", "3")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("llama-style-mini: 1,049,728 parameters, 4 layers, float32, seed")
+    assert lines[0].startswith("llama-style-mini: parameters: 1,049,728, layers: 4, float32, seed")
     assert len([l for l in lines if l.startswith("row ")]) == 2
     assert re.search(r"row 1, after position 2, most likely next tokens: \d+ \(-?[\d.e+-]+\), \d+", r.stdout)
 

@@ -1,10 +1,11 @@
 """validate / explain / compile from the command line."""
 import json
+import re
 import textwrap
 
 import pytest
 
-from conftest import clean_env
+from conftest import ROOT, clean_env
 
 VALID = textwrap.dedent("""\
     schema_version: 1
@@ -31,7 +32,7 @@ def test_valid_spec(cli, tmp_path):
     spec = write(tmp_path, VALID)
     result = cli("validate", spec)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{spec}: valid (0 warnings)\n"
+    assert result.stdout == f"{spec}: valid (warnings: 0)\n"
 
 
 def test_report_adds_the_estimate_and_realism(cli, tmp_path):
@@ -40,7 +41,7 @@ def test_report_adds_the_estimate_and_realism(cli, tmp_path):
     layer = 64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 256 + 2 * 64
     total = 256 * 64 + 2 * layer + 64
     assert f"Estimated params: {total / 1e3:.1f}K ({total:,})" in result.stdout
-    assert "Realism: 0 warnings" in result.stdout
+    assert "Realism warnings: 0" in result.stdout
     assert result.returncode == 0
 
 
@@ -55,7 +56,7 @@ def test_every_error_of_a_stage_is_reported_with_its_location(cli, tmp_path):
     assert "did you mean: d_model" in err
     assert f"{spec}:8:" in err and "'swish' is not one of: swiglu, gelu, relu" in err
     assert err.count("\nFix: ") + err.startswith("Fix: ") == 2
-    assert "2 errors in stage 1 (schema)" in err
+    assert "stage 1 (schema) failed, errors: 2" in err
 
 
 def test_stage_two_runs_only_after_a_clean_stage_one(cli, tmp_path):
@@ -160,3 +161,64 @@ def test_language_flag_translates_messages(cli, tmp_path):
     assert korean != english
     assert "ValidationError" in korean  # categories are never translated
     assert cli("validate", bad, env=clean_env(EULERSTACK_LANG="ja")).stderr == cli("validate", bad, "--lang", "ja").stderr
+
+
+def test_an_upstream_feature_no_plugin_implements_names_it_and_the_search_path(cli):
+    spec = ROOT / "tests" / "specs" / "invalid" / "feature_not_provided.attention_sinks.yml"
+    (error,) = json.loads(cli("validate", spec, "--json").stdout)["errors"]
+    assert error["id"] == "spec.feature_not_provided"
+    assert error["message"].startswith("'attention.attention_sinks' (DeepSeek-V4 ")
+    assert error["message"].endswith("is not provided by any loaded plugin")
+    assert any(note.startswith("plugin search path: ") and "(default)" in note for note in error["notes"])
+
+
+def test_a_problem_without_a_place_in_the_file_has_no_location(cli, tmp_path):
+    spec = write(tmp_path, VALID.replace("head: {type: causal_lm, tie_weights: true}\n", ""))
+    (error,) = json.loads(cli("validate", spec, "--json").stdout)["errors"]
+    assert (error["id"], error["line"], error["column"]) == ("spec.missing_field", None, None)
+    assert cli("validate", spec).stderr.startswith(f"{spec}: ValidationError: missing required 'head'")
+
+
+@pytest.mark.parametrize("lang", ["en", "ko", "zh", "ja", "es"])
+def test_summaries_of_one_warning_or_one_error_are_grammatical(cli, tmp_path, lang):
+    one_warning = write(tmp_path, VALID.replace("tie_weights: true", "tie_weights: false"), "warn.yml")
+    one_error = write(tmp_path, VALID.replace("n_heads: 2", "n_heads: two"), "err.yml")
+    summaries = [cli("--lang", lang, "validate", one_warning, "--report").stdout,
+                 cli("--lang", lang, "validate", one_error).stderr.splitlines()[-1]]
+    for text in summaries:
+        # "1 warnings", "1 errors", "1 advertencias", "1 errores": a count-neutral "warnings: 1" instead
+        assert not re.search(r"\b1 \w+s\b", text), text
+    assert "1" in summaries[0] and "1" in summaries[1]
+
+
+def _pyyaml_load(path):
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("name", ["yaml_merge_key", "yaml_merge_key_list", "yaml_explicit_str_tag", "yaml_core_tags"])
+def test_merge_keys_and_tags_mean_what_they_mean_upstream(cli, name):
+    """The compiled IR holds the values PyYAML's safe_load (upstream's loader) reads from the file."""
+    path = ROOT / "tests" / "specs" / "valid" / f"{name}.yml"
+    upstream = _pyyaml_load(path)
+    result = cli("compile", path, "--print-config")
+    assert result.returncode == 0, result.stderr
+    ir = json.loads(result.stdout)
+    for key, value in upstream["model"].items():
+        assert ir["model"][key] == value and type(ir["model"][key]) is type(value), key
+    for key, value in upstream["tokenizer_contract"].items():
+        assert ir["tokenizer_contract"][key] == value, key
+    for key, value in upstream["head"].items():
+        assert ir["head"][key] == value and type(ir["head"][key]) is type(value), key
+    assert list(ir["layer_templates"]) == list(upstream["layer_templates"])
+    for name, template in upstream["layer_templates"].items():
+        built = ir["layer_templates"][name]
+        for slot in ("mixer", "ffn"):
+            assert built[slot]["type"] == template[slot]["type"], (name, slot)
+            for key, value in template[slot].items():
+                params = value.items() if isinstance(value, dict) else [(key, value)] if key != "type" else []
+                for param, param_value in params:
+                    assert built[slot]["params"][param] == param_value, (name, slot, param)
+        for section in ("norm", "residual"):
+            for key, value in template.get(section, {}).items():
+                assert built[section][key] == value, (name, section, key)

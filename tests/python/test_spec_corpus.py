@@ -4,7 +4,7 @@ Every file is the minimal valid spec of test_cli_spec.py (valid/base.yml) change
 block rule may need the block selected too; the rule line says so). Its header says what
 `eulerstack validate FILE --json` must report (locations count the header lines):
 
-    # expect: <Category> <message-id> <line>:<column>     one line per diagnostic (0:0: no location)
+    # expect: <Category> <message-id> <line>:<column>     one line per diagnostic (0:0: no location, null in JSON)
     # rule: <the rule, in words>
     # xfail: <why the validator does not do this yet>      optional: a known validator bug
 
@@ -38,7 +38,6 @@ NOT_FROM_A_SPEC_FILE: dict[str, str] = {}
 # Ids that the generated tests below cover (inputs too big or too odd for a corpus file).
 GENERATED = {
     "spec.too_large": "test_too_large_is_refused_before_parsing (an 8 MiB + 1 byte file)",
-    "spec.root_not_mapping": "test_root_not_mapping_without_header (the corpus file's location is an xfail)",
 }
 
 VALID = (SPECS / "valid" / "base.yml").read_text().split("\n", 1)[1]  # without its '# rule:' line
@@ -137,7 +136,7 @@ def diagnostics(cli, path):
         errors, warnings = _from_stderr(path, result.stderr)
         return result.returncode, errors, warnings, result.stderr
     report = json.loads(result.stdout)
-    key = lambda d: (d["category"], d["id"], d["line"], d["column"])  # noqa: E731
+    key = lambda d: (d["category"], d["id"], d["line"] or 0, d["column"] or 0)  # noqa: E731  (null: no location)
     errors = Counter(key(d) for d in report["errors"])
     warnings = Counter(key(d) for d in report["warnings"])
     assert report["valid"] is (not errors)

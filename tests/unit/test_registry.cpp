@@ -180,6 +180,10 @@ TEST_CASE("a malformed schema is refused with the reason") {
   auto bad_inline = schema("x");
   bad_inline.inline_params = {param::integer("k", 1)};
   CHECK(defect_of(bad_inline).args.at("reason") == "parameter 'k' has no description");
+  auto both = schema("x");
+  both.params = {param::integer("k", 1).describe("a parameter")};
+  both.unprovided_params = {{"k", "an upstream feature"}};
+  CHECK(defect_of(both).args.at("reason") == "'k' is both a parameter and not provided");
 }
 
 TEST_CASE("entries are sorted by name across plugins; find and blocks_of") {

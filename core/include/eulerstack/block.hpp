@@ -63,6 +63,11 @@ struct BlockSchema {
   std::string config_key;
   std::vector<ParamSpec> params;
   std::vector<ParamSpec> inline_params;
+  // Upstream parameters of this block that this build does not implement, by
+  // their key in the block's parameter mapping -> what they are. A spec that
+  // sets one is told the feature is not provided by any loaded plugin, rather
+  // than that the key is unknown.
+  std::map<std::string, std::string> unprovided_params;
   // Named features the front end asks about without knowing the block, e.g.
   // which `state` flags a mixer keeps ("kv_cache", "ssm_state").
   std::map<std::string, bool> capabilities;

@@ -20,7 +20,7 @@ namespace eulerstack {
 
 // Bump whenever PluginDescriptor, Registrar, BlockSchema, ParamSpec or a module
 // interface changes layout or meaning.
-constexpr std::uint32_t kPluginAbiVersion = 2;
+constexpr std::uint32_t kPluginAbiVersion = 3;
 
 struct PluginDescriptor {
   std::uint32_t abi_version;  // first, always

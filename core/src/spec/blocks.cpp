@@ -1,5 +1,9 @@
 #include "blocks.hpp"
 
+#include <algorithm>
+
+#include "eulerstack/plugin_notes.hpp"
+
 namespace eulerstack::spec {
 namespace {
 
@@ -11,14 +15,38 @@ Json subset(const Json& mapping, const std::vector<ParamSpec>& params) {
   return out;
 }
 
+// The failed plugins fill many lines: a run lists them once, later
+// diagnostics point there.
+void add_plugin_notes(SpecContext& ctx, Diagnostic& d) {
+  const auto& report = ctx.registry.report();
+  if (!report.failures.empty()) {
+    if (ctx.plugin_failures_listed) {
+      d.notes.push_back({"note.failed_plugins_listed", {}});
+    } else {
+      for (auto& note : failed_plugin_notes(report)) d.notes.push_back(std::move(note));
+      ctx.plugin_failures_listed = true;
+    }
+  }
+  d.notes.push_back(search_path_note(report));
+}
+
 Diagnostic unknown_block_at(SpecContext& ctx, BlockKind kind, const std::string& name, const std::string& path) {
   Diagnostic d = ctx.registry.unknown_block(kind, name).first();
   d.category = "ValidationError";
   d.where = ctx.doc.at(path);
+  auto origin = [](const Note& note) { return note.id == "note.failed_plugin" || note.id == "note.search_path"; };
+  d.notes.erase(std::remove_if(d.notes.begin(), d.notes.end(), origin), d.notes.end());
+  add_plugin_notes(ctx, d);
   return d;
 }
 
 }  // namespace
+
+void report_not_provided(SpecContext& ctx, const std::string& path, const std::string& feature, const std::string& what) {
+  Diagnostic d = error_at(ctx.doc, path, "spec.feature_not_provided", {{"feature", feature}, {"what", what}}, true);
+  add_plugin_notes(ctx, d);
+  ctx.out.errors.push_back(std::move(d));
+}
 
 BlockKind block_kind_from(const std::string& name, bool& ok) {
   ok = true;
@@ -30,9 +58,12 @@ BlockKind block_kind_from(const std::string& name, bool& ok) {
 
 std::set<std::string> parent_keys_of(const BlockSchema& schema) {
   std::set<std::string> keys;
-  if (!schema.config_key.empty()) keys.insert(schema.config_key);
-  else
+  if (!schema.config_key.empty()) {
+    keys.insert(schema.config_key);
+  } else {
     for (const auto& p : schema.params) keys.insert(p.name);
+    for (const auto& [key, what] : schema.unprovided_params) keys.insert(key);
+  }
   for (const auto& p : schema.inline_params) keys.insert(p.name);
   return keys;
 }
@@ -76,7 +107,7 @@ std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& 
   }
   if (!type_it->is_string()) {
     ctx.out.errors.push_back(error_at(ctx.doc, type_path, "spec.wrong_type",
-                                      {{"expected", "string"}, {"actual", type_it->type_name()}, {"value", type_it->dump()}}));
+                                      {{"expected", "string"}, {"actual", value_type_name(*type_it)}, {"value", type_it->dump()}}));
     return std::nullopt;
   }
   const std::string name = type_it->get<std::string>();
@@ -91,9 +122,15 @@ std::optional<Json> resolve_block(SpecContext& ctx, BlockKind kind, const Json& 
   const Json empty = Json::object();
   const Json& mapping = nested ? (parent.contains(schema.config_key) ? parent.at(schema.config_key) : empty) : parent;
 
+  MappingRules rules;
+  for (const auto& [key, what] : schema.unprovided_params) {
+    rules.extra_keys.insert(key);
+    if (mapping.is_object() && mapping.contains(key))
+      report_not_provided(ctx, child_path(params_path, key), nested ? child_path(schema.config_key, key) : key, what);
+  }
+
   // Blocks named by a parameter (e.g. a router) keep their own parameters in
   // the same mapping: find them first so their keys are not "unknown".
-  MappingRules rules;
   std::vector<std::pair<const ParamSpec*, const BlockEntry*>> referenced;
   for (const auto& p : schema.params) {
     if (p.refers_to.empty()) continue;

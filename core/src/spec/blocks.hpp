@@ -17,9 +17,15 @@ struct SpecContext {
   const SpecDocument& doc;
   const Registry& registry;
   Diagnostics& out;
+  bool plugin_failures_listed = false;  // once per run, under the first diagnostic that needs them
 };
 
-// Keys a block of this schema owns in the mapping that selects it.
+// "'<feature>' (<what>) is not provided by any loaded plugin", at the key of
+// `path`, with the plugins that failed to load and the search path.
+void report_not_provided(SpecContext& ctx, const std::string& path, const std::string& feature, const std::string& what);
+
+// Keys a block of this schema owns in the mapping that selects it (its
+// unprovided parameters too, when they sit there: they are reported as such).
 std::set<std::string> parent_keys_of(const BlockSchema& schema);
 
 // For the unknown-key check of a selecting mapping: the keys owned by the

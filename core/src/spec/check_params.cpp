@@ -10,16 +10,6 @@
 namespace eulerstack::spec {
 namespace {
 
-std::string type_name(const Json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "bool";
-  if (v.is_number_integer()) return "int";
-  if (v.is_number()) return "float";
-  if (v.is_string()) return "string";
-  if (v.is_array()) return "list";
-  return "mapping";
-}
-
 std::string number_text(double v) {
   if (std::floor(v) == v && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
   return fmt::format("{}", v);
@@ -28,6 +18,16 @@ std::string number_text(double v) {
 std::string show(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
+
+std::string value_type_name(const Json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "bool";
+  if (v.is_number_integer()) return "int";
+  if (v.is_number()) return "float";
+  if (v.is_string()) return "string";
+  if (v.is_array()) return "list";
+  return "mapping";
+}
 
 bool is_reserved_key(const std::string& key) {
   for (const char* prefix : {"experimental.", "future.", "vendor."})
@@ -46,7 +46,7 @@ Json check_value(const Json& value, const ParamSpec& spec, const std::string& pa
     // An expression that failed stays as its text; its error is already reported.
     if (value.is_string() && value.get<std::string>().find("${") != std::string::npos) return spec.default_value;
     out.errors.push_back(error_at(doc, path, "spec.wrong_type",
-                                  {{"expected", expected}, {"actual", type_name(value)}, {"value", show(value)}}));
+                                  {{"expected", expected}, {"actual", value_type_name(value)}, {"value", show(value)}}));
     return spec.default_value;
   };
   if (value.is_null()) {
@@ -104,7 +104,7 @@ Json check_value(const Json& value, const ParamSpec& spec, const std::string& pa
         bool ok = numbers ? (item.is_number() && !item.is_boolean()) : item.is_string();
         if (!ok) {
           out.errors.push_back(error_at(doc, index_path(path, i), "spec.wrong_type",
-                                        {{"expected", numbers ? "number" : "string"}, {"actual", type_name(item)},
+                                        {{"expected", numbers ? "number" : "string"}, {"actual", value_type_name(item)},
                                          {"value", show(item)}}));
           continue;
         }
@@ -124,11 +124,13 @@ Json check_params(const Json& value, const std::vector<ParamSpec>& params, const
   Json result = Json::object();
   const Json empty = Json::object();
   const Json* mapping = &value;
+  bool reported = false;  // the mapping itself is wrong: its missing children would repeat that one error
   if (value.is_null()) {
     mapping = &empty;
   } else if (!value.is_object()) {
-    out.errors.push_back(error_at(doc, path, "spec.expected_mapping", {{"actual", type_name(value)}}));
+    out.errors.push_back(error_at(doc, path, "spec.expected_mapping", {{"actual", value_type_name(value)}}));
     mapping = &empty;
+    reported = true;
   }
   std::vector<std::string> known;
   for (const auto& p : params) known.push_back(p.name);
@@ -163,7 +165,9 @@ Json check_params(const Json& value, const std::vector<ParamSpec>& params, const
     auto it = mapping->find(p.name);
     if (it == mapping->end()) {
       if (p.required) {
-        out.errors.push_back(error_at(doc, path, "spec.missing_field", {{"field", p.name}, {"where", path.empty() ? "@msg:word.top_level" : path}}));
+        if (!reported)
+          out.errors.push_back(error_at(doc, path, "spec.missing_field",
+                                        {{"field", p.name}, {"where", path.empty() ? "@msg:word.top_level" : path}}));
         continue;
       }
       if (p.type == ParamType::Object)

@@ -1,5 +1,6 @@
 #include "eulerstack/spec/document.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <yaml-cpp/yaml.h>
@@ -70,48 +72,72 @@ Json resolve_plain_scalar(const std::string& s, const SourceLocation& where) {
   return s;
 }
 
+const std::string kCoreTagPrefix = "tag:yaml.org,2002:";
+
+std::string shown_tag(const std::string& tag) {
+  return tag.rfind(kCoreTagPrefix, 0) == 0 ? "!!" + tag.substr(kCoreTagPrefix.size()) : tag;
+}
+
+// yaml-cpp reports "?" for an untagged node and "!" for a quoted scalar (or
+// the non-specific tag `!`); anything else is an explicit tag.
+bool untagged(const YAML::Node& node) { return node.Tag().empty() || node.Tag() == "?" || node.Tag() == "!"; }
+
+// A scalar with an explicit core tag, constructed as PyYAML's safe loader does.
+Json tagged_scalar(const std::string& tag, const std::string& text, const SourceLocation& where) {
+  const std::string name = tag.rfind(kCoreTagPrefix, 0) == 0 ? tag.substr(kCoreTagPrefix.size()) : "";
+  if (name == "str") return text;
+  if (name == "null") return nullptr;
+  if (name == "map" || name == "seq") fail("spec.bad_tagged_value", {{"tag", shown_tag(tag)}, {"value", text}}, where);
+  if (name == "int" || name == "float" || name == "bool") {
+    Json value = resolve_plain_scalar(text, where);
+    if (name == "int" && value.is_number_integer()) return value;
+    if (name == "float" && value.is_number()) return value.get<double>();
+    if (name == "bool" && value.is_boolean()) return value;
+    fail("spec.bad_tagged_value", {{"tag", shown_tag(tag)}, {"value", text}}, where);
+  }
+  fail("spec.unsupported_tag", {{"tag", shown_tag(tag)}}, where);
+}
+
 class Converter {
  public:
-  Converter(SpecDocument& doc, const LoadLimits& limits) : doc_(doc), limits_(limits) {}
+  Converter(SpecDocument& doc, std::string_view text, const LoadLimits& limits) : doc_(doc), text_(text), limits_(limits) {}
 
   Json convert(const YAML::Node& node, const std::string& path, std::size_t depth) {
     const SourceLocation where = location(doc_.file, node.Mark());
-    if (++nodes_ > limits_.max_nodes)
-      fail("spec.too_many_nodes", {{"limit", std::to_string(limits_.max_nodes)}}, where);
+    count_node(where);
     if (depth > limits_.max_depth) fail("spec.too_deep", {{"limit", std::to_string(limits_.max_depth)}}, where);
     switch (node.Type()) {
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
-        return nullptr;
+        return untagged(node) ? Json() : tagged_scalar(node.Tag(), "", where);
       case YAML::NodeType::Scalar:
-        if (node.Tag() == "!" ) return node.Scalar();  // quoted: always a string
-        return resolve_plain_scalar(node.Scalar(), where);
+        if (node.Tag() == "?") return resolve_plain_scalar(node.Scalar(), where);
+        if (node.Tag() == "!") return node.Scalar();  // quoted: always a string
+        return tagged_scalar(node.Tag(), node.Scalar(), where);
       case YAML::NodeType::Sequence: {
+        require_collection_tag(node, "seq", where);
         Json out = Json::array();
         std::size_t i = 0;
         for (const auto& item : node) {
           std::string item_path = index_path(path, i++);
-          doc_.record(item_path, location(doc_.file, item.Mark()), location(doc_.file, item.Mark()));
+          const SourceLocation item_where = is_empty(item) ? where : location(doc_.file, item.Mark());
+          doc_.record(item_path, item_where, item_where);
           out.push_back(convert(item, item_path, depth + 1));
         }
         return out;
       }
       case YAML::NodeType::Map: {
+        require_collection_tag(node, "map", where);
         Json out = Json::object();
-        // ordered_json finds keys by a linear scan: track them in a hash set and
-        // append directly, or a mapping with many keys costs quadratic time.
+        // ordered_json finds keys by a linear scan: append directly, or a
+        // mapping with many keys costs quadratic time.
         auto& members = static_cast<Json::object_t::Container&>(out.get_ref<Json::object_t&>());
-        std::unordered_set<std::string> seen;
-        for (const auto& pair : node) {
-          if (!pair.first.IsScalar())
-            fail("spec.non_scalar_key", {{"path", path.empty() ? "root" : path}}, location(doc_.file, pair.first.Mark()));
-          const std::string key = pair.first.Scalar();
-          const SourceLocation key_where = location(doc_.file, pair.first.Mark());
-          if (!seen.insert(key).second)
-            fail("spec.duplicate_key", {{"key", key}, {"path", path.empty() ? "root" : path}}, key_where);
-          std::string key_path = child_path(path, key);
-          doc_.record(key_path, location(doc_.file, pair.second.Mark()), key_where);
-          members.emplace_back(key, convert(pair.second, key_path, depth + 1));
+        for (const auto& entry : merged_entries(node, path, depth)) {
+          std::string key_path = child_path(path, entry.key);
+          const SourceLocation key_where = location(doc_.file, entry.key_node.Mark());
+          const SourceLocation value_where = is_empty(entry.value) ? key_where : location(doc_.file, entry.value.Mark());
+          doc_.record(key_path, value_where, key_where);
+          members.emplace_back(entry.key, convert(entry.value, key_path, depth + 1));
         }
         return out;
       }
@@ -120,7 +146,98 @@ class Converter {
   }
 
  private:
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+  };
+
+  // An empty value (`head:` and nothing) has no text of its own: yaml-cpp
+  // places it at the next token, often lines later, so its key stands for it.
+  bool is_empty(const YAML::Node& node) const {
+    if (!node.IsNull() || !node.Tag().empty()) return false;
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text_.size()) return true;
+    const std::string_view rest = text_.substr(static_cast<std::size_t>(mark.pos));
+    for (std::string_view word : {"~", "null", "Null", "NULL"}) {
+      if (rest.substr(0, word.size()) != word) continue;
+      const char next = rest.size() > word.size() ? rest[word.size()] : ' ';
+      if (!std::isalnum(static_cast<unsigned char>(next)) && next != '_' && next != ':') return false;
+    }
+    return true;
+  }
+
+  void count_node(const SourceLocation& where) {
+    if (++nodes_ > limits_.max_nodes)
+      fail("spec.too_many_nodes", {{"limit", std::to_string(limits_.max_nodes)}}, where);
+  }
+
+  // A mapping may carry !!map, a list !!seq; another core tag does not fit, any other tag is unknown.
+  void require_collection_tag(const YAML::Node& node, const char* name, const SourceLocation& where) {
+    const std::string& tag = node.Tag();
+    if (untagged(node) || tag == kCoreTagPrefix + name) return;
+    if (tag.rfind(kCoreTagPrefix, 0) != 0) fail("spec.unsupported_tag", {{"tag", shown_tag(tag)}}, where);
+    fail("spec.bad_tagged_value", {{"tag", shown_tag(tag)}, {"value", node.IsMap() ? "mapping" : "list"}}, where);
+  }
+
+  // The entries of a mapping with its merge keys (`<<: *base`, `<<: [*a, *b]`)
+  // resolved as the YAML merge-key type defines and PyYAML orders them:
+  // merged entries first, a list's earlier mappings winning over later ones,
+  // the mapping's own keys winning over all merged ones; a key keeps the
+  // position where it first appeared. Each entry keeps its own nodes, so
+  // locations point at the text it came from.
+  std::vector<Entry> merged_entries(const YAML::Node& node, const std::string& path, std::size_t depth) {
+    std::vector<Entry> flat;
+    flatten(node, path, depth, false, flat);
+    std::vector<Entry> out;
+    std::unordered_map<std::string, std::size_t> position;
+    for (auto& entry : flat) {
+      auto [it, inserted] = position.emplace(entry.key, out.size());
+      if (inserted) out.push_back(std::move(entry));
+      else out[it->second] = std::move(entry);  // the winner's text, in the first one's place
+    }
+    return out;
+  }
+
+  // Entries reached through merge keys count as nodes: merging one anchor
+  // many times must not get around the node limit.
+  void flatten(const YAML::Node& node, const std::string& path, std::size_t depth, bool merged_in, std::vector<Entry>& out) {
+    const SourceLocation where = location(doc_.file, node.Mark());
+    if (depth > limits_.max_depth) fail("spec.too_deep", {{"limit", std::to_string(limits_.max_depth)}}, where);
+    std::vector<Entry> merged, own;
+    std::unordered_set<std::string> seen;
+    const std::string shown_path = path.empty() ? "root" : path;
+    for (const auto& pair : node) {
+      const SourceLocation key_where = location(doc_.file, pair.first.Mark());
+      if (!pair.first.IsScalar()) fail("spec.non_scalar_key", {{"path", shown_path}}, key_where);
+      const std::string key = pair.first.Scalar();
+      if (!seen.insert(key).second) fail("spec.duplicate_key", {{"key", key}, {"path", shown_path}}, key_where);
+      if (key != "<<" || pair.first.Tag() != "?") {  // a quoted "<<" is an ordinary key
+        if (merged_in) count_node(key_where);
+        own.push_back({key, pair.first, pair.second});
+        continue;
+      }
+      const YAML::Node& source = pair.second;
+      if (source.IsMap()) {
+        flatten(source, path, depth + 1, true, merged);
+      } else if (source.IsSequence()) {
+        std::vector<std::vector<Entry>> parts;
+        for (const auto& item : source) {
+          if (!item.IsMap()) fail("spec.bad_merge", {{"path", shown_path}}, location(doc_.file, item.Mark()));
+          flatten(item, path, depth + 1, true, parts.emplace_back());
+        }
+        for (auto part = parts.rbegin(); part != parts.rend(); ++part)
+          merged.insert(merged.end(), std::make_move_iterator(part->begin()), std::make_move_iterator(part->end()));
+      } else {
+        fail("spec.bad_merge", {{"path", shown_path}}, is_empty(source) ? key_where : location(doc_.file, source.Mark()));
+      }
+    }
+    out.insert(out.end(), std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end()));
+    out.insert(out.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
+  }
+
   SpecDocument& doc_;
+  std::string_view text_;
   const LoadLimits& limits_;
   std::size_t nodes_ = 0;
 };
@@ -179,14 +296,14 @@ SpecDocument parse_spec(std::string_view text, std::string file, const LoadLimit
   if (auto line = first_invalid_utf8_line(text))
     fail("spec.not_utf8", {}, {doc.file, static_cast<int>(line), 0});
   YAML::Node node;
+  const std::string source(text);
   try {
-    node = YAML::Load(std::string(text));
+    node = YAML::Load(source);
   } catch (const YAML::Exception& e) {
     fail("spec.yaml_syntax", {{"reason", e.msg}}, location(doc.file, e.mark));
   }
-  doc.root = Converter(doc, limits).convert(node, "", 0);
-  if (!doc.root.is_object())
-    fail("spec.root_not_mapping", {}, {doc.file, 1, 1});
+  doc.root = Converter(doc, source, limits).convert(node, "", 0);
+  if (!doc.root.is_object()) fail("spec.root_not_mapping", {}, location(doc.file, node.Mark()));
   return doc;
 }
 

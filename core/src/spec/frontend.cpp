@@ -41,12 +41,12 @@ CompileResult compile_spec(SpecDocument doc, const Registry& registry) {
     result.failed_stage = 1;
     return result;
   }
-  check_cross_fields(ctx, spec);
+  Json layers = materialize_layers(spec, registry);
+  check_cross_fields(ctx, spec, layers);
   if (!result.diagnostics.errors.empty()) {
     result.failed_stage = 2;
     return result;
   }
-  Json layers = materialize_layers(spec, registry);
   try {
     result.params = count_params(registry, spec, layers);
   } catch (const Error& e) {

@@ -7,13 +7,13 @@ namespace {
 
 void apply_override(Json& layer, const Json& overrides, const Registry& registry) {
   if (!overrides.is_object()) return;
-  const BlockSchema& mixer = schema_of(registry, BlockKind::Mixer, layer["mixer"]);
-  const std::string mixer_key = mixer.config_key.empty() ? mixer.name : mixer.config_key;
+  const std::string mixer_group = override_group(schema_of(registry, BlockKind::Mixer, layer["mixer"]), BlockKind::Mixer);
+  const std::string ffn_group = override_group(schema_of(registry, BlockKind::Ffn, layer["ffn"]), BlockKind::Ffn);
   for (const auto& [group, values] : overrides.items())
     for (const auto& [key, value] : values.items()) {
       if (group == "norm" || group == "residual") layer[group][key] = value;
-      else if (group == "ffn") layer["ffn"]["params"][key] = value;
-      else if (group == mixer_key) layer["mixer"]["params"][key] = value;
+      else if (group == ffn_group) layer["ffn"]["params"][key] = value;
+      else if (group == mixer_group) layer["mixer"]["params"][key] = value;
     }
 }
 
@@ -44,6 +44,11 @@ std::int64_t norm_count(const Json& norm, std::int64_t d_model) {
 }
 
 }  // namespace
+
+std::string override_group(const BlockSchema& schema, BlockKind kind) {
+  if (kind == BlockKind::Ffn) return "ffn";
+  return schema.config_key.empty() ? schema.name : schema.config_key;
+}
 
 Json materialize_layers(const NormalizedSpec& spec, const Registry& registry) {
   Json layers = Json::array();

@@ -14,41 +14,53 @@ const std::vector<std::string> kRequiredSections{"model", "tokenizer_contract", 
                                                  "layer_schedule", "head"};
 const std::vector<std::string> kOptionalSections{"training_hints", "compatibility"};
 
-void feature_not_provided(SpecContext& ctx, const std::string& path, const std::string& key, const std::string& what) {
-  ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.feature_not_provided", {{"feature", key}, {"what", what}}, true));
-}
-
 Json section(const Json& root, const std::string& name) {
   auto it = root.find(name);
   return it == root.end() ? Json() : *it;
 }
 
+// A core section checked against its table. An absent section gets its
+// defaults silently: when it is required, its absence is the one error, not
+// also each of its required fields.
+Json check_section(SpecContext& ctx, const Json& root, const std::string& name, const std::vector<ParamSpec>& params) {
+  auto it = root.find(name);
+  if (it != root.end()) return check_params(*it, params, name, ctx.doc, ctx.out);
+  Diagnostics absent;
+  return check_params(Json(), params, name, ctx.doc, absent);
+}
+
+// The keys allowed in a mapping that selects a block by `type_key`: the
+// selected block's own, and those of other blocks reported as theirs. With no
+// block selected (type missing, wrong or unknown: reported by resolve_block)
+// a block's key cannot be judged, so none is reported.
+MappingRules selecting_rules(SpecContext& ctx, BlockKind kind, const Json& value, const std::string& type_key) {
+  auto type = value.find(type_key);  // end() when value is no mapping
+  const std::string selected = type != value.end() && type->is_string() ? type->get<std::string>() : "";
+  MappingRules rules;
+  rules.extra_keys = {type_key};
+  if (const auto* entry = ctx.registry.find(kind, selected)) {
+    rules.extra_keys.merge(parent_keys_of(*entry->schema));
+    rules.foreign_keys = foreign_keys(ctx.registry, kind, selected);
+  } else {
+    for (const auto& [key, owner] : foreign_keys(ctx.registry, kind, selected)) rules.extra_keys.insert(key);
+  }
+  return rules;
+}
+
 // A mapping that selects a block by `type` and holds nothing else of its own.
 std::optional<Json> block_mapping(SpecContext& ctx, BlockKind kind, const Json& value, const std::string& path) {
   if (!value.is_object()) {
-    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value_type_name(value)}}));
     return std::nullopt;
   }
-  const std::string selected = value.contains("type") && value.at("type").is_string() ? value.at("type").get<std::string>() : "";
-  MappingRules rules;
-  rules.extra_keys = {"type"};
-  if (const auto* entry = ctx.registry.find(kind, selected)) rules.extra_keys.merge(parent_keys_of(*entry->schema));
-  rules.foreign_keys = foreign_keys(ctx.registry, kind, selected);
-  check_params(value, {}, path, ctx.doc, ctx.out, rules);
+  check_params(value, {}, path, ctx.doc, ctx.out, selecting_rules(ctx, kind, value, "type"));
   return resolve_block(ctx, kind, value, path);
 }
 
 Json check_embedding(SpecContext& ctx, const Json& value) {
   const std::string path = "embedding";
-  const std::string selected =
-      value.is_object() && value.contains("positional") && value.at("positional").is_string()
-          ? value.at("positional").get<std::string>() : "";
-  MappingRules rules;
-  rules.extra_keys = {"positional"};
-  if (const auto* entry = ctx.registry.find(BlockKind::Positional, selected))
-    rules.extra_keys.merge(parent_keys_of(*entry->schema));
-  rules.foreign_keys = foreign_keys(ctx.registry, BlockKind::Positional, selected);
-  Json embedding = check_params(value, embedding_params(), path, ctx.doc, ctx.out, rules);
+  Json embedding = check_params(value, embedding_params(), path, ctx.doc, ctx.out,
+                                selecting_rules(ctx, BlockKind::Positional, value, "positional"));
   if (auto positional = resolve_block(ctx, BlockKind::Positional, value, path, "positional"))
     embedding["positional"] = *positional;
   return embedding;
@@ -57,14 +69,14 @@ Json check_embedding(SpecContext& ctx, const Json& value) {
 Json check_template(SpecContext& ctx, const Json& value, const std::string& path) {
   Json tmpl = Json::object();
   if (!value.is_object()) {
-    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value_type_name(value)}}));
     return tmpl;
   }
   MappingRules rules;
   rules.extra_keys = {"mixer", "ffn", "norm", "residual", "state"};
   for (const auto& [key, what] : unprovided_template_keys()) {
     rules.extra_keys.insert(key);
-    if (value.contains(key)) feature_not_provided(ctx, child_path(path, key), key, what);
+    if (value.contains(key)) report_not_provided(ctx, child_path(path, key), key, what);
   }
   check_params(value, {}, path, ctx.doc, ctx.out, rules);
   for (const char* required : {"mixer", "ffn"})
@@ -77,7 +89,7 @@ Json check_template(SpecContext& ctx, const Json& value, const std::string& path
   tmpl["norm"] = check_params(section(value, "norm"), norm_params(), child_path(path, "norm"), ctx.doc, ctx.out);
   tmpl["residual"] = check_params(section(value, "residual"), residual_params(), child_path(path, "residual"), ctx.doc, ctx.out);
   if (tmpl["residual"].value("type", "") == "hyper_connection")
-    feature_not_provided(ctx, child_path(path, "residual.type"), "residual.type: hyper_connection",
+    report_not_provided(ctx, child_path(path, "residual.type"), "residual.type: hyper_connection",
                          "manifold-constrained hyper-connections (mHC)");
 
   // Unset state flags follow the mixer: what it can keep, it keeps (as upstream).
@@ -95,14 +107,15 @@ Json check_template(SpecContext& ctx, const Json& value, const std::string& path
   return tmpl;
 }
 
-// `override:` may only change parameters marked per-layer, which never change
-// the parameter count: norm.type/position, residual.scaling, and the block
-// parameters their plugins mark overridable (attention.window, ffn.activation...).
+// `override:` (of a template whose mixer and ffn resolved) may only change
+// parameters marked per-layer, which never change the parameter count:
+// norm.type/position, residual.scaling, and the block parameters their plugins
+// mark overridable (attention.window, ffn.activation...).
 Json check_override(SpecContext& ctx, const Json& value, const std::string& path, const Json& tmpl) {
   Json result = Json::object();
   if (value.is_null()) return Json();
   if (!value.is_object()) {
-    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value.type_name()}}));
+    ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.expected_mapping", {{"actual", value_type_name(value)}}));
     return Json();
   }
   std::map<std::string, std::vector<const ParamSpec*>> allowed;
@@ -112,17 +125,11 @@ Json check_override(SpecContext& ctx, const Json& value, const std::string& path
   };
   add("norm", norm_params());
   add("residual", residual_params());
-  std::string mixer_key;
-  if (tmpl.contains("mixer")) {
-    const auto& mixer = schema_of(ctx.registry, BlockKind::Mixer, tmpl["mixer"]);
-    mixer_key = mixer.config_key.empty() ? mixer.name : mixer.config_key;
-    add(mixer_key, mixer.params);
-  }
-  if (tmpl.contains("ffn")) {
-    const auto& ffn = schema_of(ctx.registry, BlockKind::Ffn, tmpl["ffn"]);
-    add("ffn", ffn.inline_params);
-    if (ffn.config_key.empty()) add("ffn", ffn.params);
-  }
+  const auto& mixer = schema_of(ctx.registry, BlockKind::Mixer, tmpl["mixer"]);
+  add(override_group(mixer, BlockKind::Mixer), mixer.params);
+  const auto& ffn = schema_of(ctx.registry, BlockKind::Ffn, tmpl["ffn"]);
+  add(override_group(ffn, BlockKind::Ffn), ffn.inline_params);
+  if (ffn.config_key.empty()) add(override_group(ffn, BlockKind::Ffn), ffn.params);
   std::vector<std::string> listing;
   for (const auto& [group, params] : allowed)
     for (const auto* p : params) listing.push_back(group + "." + p->name);
@@ -130,10 +137,15 @@ Json check_override(SpecContext& ctx, const Json& value, const std::string& path
   for (const auto& [group, entries] : value.items()) {
     const std::string group_path = child_path(path, group);
     auto it = allowed.find(group);
-    if (it == allowed.end() || !entries.is_object()) {
+    if (it != allowed.end() && !entries.is_object()) {
+      if (!entries.is_null())  // null: nothing to override, as upstream
+        ctx.out.errors.push_back(error_at(ctx.doc, group_path, "spec.expected_mapping", {{"actual", value_type_name(entries)}}));
+      continue;
+    }
+    if (it == allowed.end()) {
       const bool other_mixer = ctx.registry.find(BlockKind::Mixer, group) != nullptr;
       Diagnostic d = error_at(ctx.doc, group_path, other_mixer ? "spec.override_wrong_mixer" : "spec.override_not_allowed",
-                              {{"key", group}, {"mixer", tmpl.contains("mixer") ? tmpl["mixer"]["type"].get<std::string>() : "?"},
+                              {{"key", group}, {"mixer", mixer.name},
                                {"allowed", fmt::format("{}", fmt::join(listing, ", "))}},
                               true);
       ctx.out.errors.push_back(std::move(d));
@@ -170,7 +182,7 @@ Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) 
     rules.extra_keys = {"override"};
     for (const auto& [key, what] : unprovided_schedule_keys()) {
       rules.extra_keys.insert(key);
-      if (entry.is_object() && entry.contains(key)) feature_not_provided(ctx, child_path(path, key), key, what);
+      if (entry.is_object() && entry.contains(key)) report_not_provided(ctx, child_path(path, key), key, what);
     }
     Json group = check_params(entry, {param::text("template", std::nullopt).mandatory().describe("layer template"),
                                       param::integer("repeat", 1).at_least(1).describe("consecutive layers")},
@@ -185,8 +197,10 @@ Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) 
       ctx.out.errors.push_back(std::move(d));
       continue;
     }
+    const Json& tmpl = templates.at(name);
+    if (!tmpl.contains("mixer") || !tmpl.contains("ffn")) continue;  // the template's error stands for its overrides too
     group["override"] = entry.is_object() && entry.contains("override")
-                            ? check_override(ctx, entry.at("override"), child_path(path, "override"), templates.at(name))
+                            ? check_override(ctx, entry.at("override"), child_path(path, "override"), tmpl)
                             : Json();
     schedule.push_back(group);
   }
@@ -209,16 +223,16 @@ NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
   for (const auto& s : kOptionalSections) top.extra_keys.insert(s);
   for (const auto& [key, what] : unprovided_top_level_keys()) {
     top.extra_keys.insert(key);
-    if (root.contains(key)) feature_not_provided(ctx, key, key, what);
+    if (root.contains(key)) report_not_provided(ctx, key, key, what);
   }
   check_params(root, {}, "", ctx.doc, ctx.out, top);
   for (const auto& name : kRequiredSections)
     if (!root.contains(name))
       ctx.out.errors.push_back(error_at(ctx.doc, "", "spec.missing_field", {{"field", name}, {"where", "@msg:word.top_level"}}));
 
-  spec.model = check_params(section(root, "model"), model_params(), "model", ctx.doc, ctx.out);
+  spec.model = check_section(ctx, root, "model", model_params());
   if (spec.model.contains("n_kv_heads") && spec.model["n_kv_heads"].is_null()) spec.model["n_kv_heads"] = spec.model["n_heads"];
-  spec.tokenizer = check_params(section(root, "tokenizer_contract"), tokenizer_params(), "tokenizer_contract", ctx.doc, ctx.out);
+  spec.tokenizer = check_section(ctx, root, "tokenizer_contract", tokenizer_params());
   spec.embedding = root.contains("embedding") ? check_embedding(ctx, root.at("embedding")) : Json::object();
 
   spec.templates = Json::object();
@@ -232,11 +246,11 @@ NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
   }
   if (root.contains("layer_schedule")) spec.schedule = check_schedule(ctx, root.at("layer_schedule"), spec.templates);
 
-  spec.head = check_params(section(root, "head"), head_params(), "head", ctx.doc, ctx.out);
+  spec.head = check_section(ctx, root, "head", head_params());
   if (spec.head.value("type", "") == "causal_lm_mtp")
-    feature_not_provided(ctx, "head.type", "head.type: causal_lm_mtp", "multi-token prediction head");
-  spec.training_hints = check_params(section(root, "training_hints"), training_hints_params(), "training_hints", ctx.doc, ctx.out);
-  spec.compatibility = check_params(section(root, "compatibility"), compatibility_params(), "compatibility", ctx.doc, ctx.out);
+    report_not_provided(ctx, "head.type", "head.type: causal_lm_mtp", "multi-token prediction head");
+  spec.training_hints = check_section(ctx, root, "training_hints", training_hints_params());
+  spec.compatibility = check_section(ctx, root, "compatibility", compatibility_params());
   return spec;
 }
 

@@ -21,11 +21,16 @@ struct NormalizedSpec {
 // Stage 1: schema. Returns what could be normalized; errors go to ctx.out.
 NormalizedSpec check_schema(SpecContext& ctx, const Json& root);
 
-// Stage 2: cross-field rules of core and of every block (plugins' cross_check).
-void check_cross_fields(SpecContext& ctx, const NormalizedSpec& spec);
+// Stage 2: cross-field rules of core and of every block (plugins' cross_check),
+// the blocks checked as each materialized layer has them, overrides applied.
+void check_cross_fields(SpecContext& ctx, const NormalizedSpec& spec, const Json& layers);
 
 // The layer stack with overrides applied, one entry per layer.
 Json materialize_layers(const NormalizedSpec& spec, const Registry& registry);
+
+// The `override:` group holding a block's per-layer parameters: a mixer's
+// config key (or its name when it has none), `ffn` for every FFN.
+std::string override_group(const BlockSchema& schema, BlockKind kind);
 
 // Exact trainable parameter counts. Throws Error(spec.param_overflow) if a sum overflows.
 ParamBreakdown count_params(const Registry& registry, const NormalizedSpec& spec, const Json& layers);

@@ -95,6 +95,9 @@ void register_blocks(eulerstack::Registrar& registry) {
       param::integer("latent_dim", std::nullopt).above(0).or_null().describe(
           "MLA: keys and values are up-projected from one shared latent of this size; null = plain projections"),
   };
+  // Upstream's DeepSeek-V4 sparse-attention family (schema keys under `attention:`), not built here.
+  s.unprovided_params = {{"compression", "DeepSeek-V4 compressed sparse attention: CSA, HCA or NSA-learned"},
+                         {"attention_sinks", "DeepSeek-V4 per-head learnable attention sinks"}};
   s.count_params = count_attention;
   s.cross_check = check_attention;
   registry.add(std::move(attention));

@@ -27,6 +27,9 @@ struct MappingRules {
   std::map<std::string, std::string> foreign_keys;
 };
 
+// The kind of a YAML value as messages name it: null, bool, int, float, string, list, mapping.
+std::string value_type_name(const Json& value);
+
 // Reserved namespaces (experimental., future., vendor.) produce a warning and are dropped.
 bool is_reserved_key(const std::string& key);
 
