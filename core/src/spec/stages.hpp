@@ -27,8 +27,10 @@ void check_cross_fields(SpecContext& ctx, const NormalizedSpec& spec);
 // The layer stack with overrides applied, one entry per layer.
 Json materialize_layers(const NormalizedSpec& spec, const Registry& registry);
 
-// Exact trainable parameter counts. Throws Error(spec.param_overflow) if a sum overflows.
-ParamBreakdown count_params(const Registry& registry, const NormalizedSpec& spec, const Json& layers);
+// Exact trainable parameter counts. Throws Error: spec.param_overflow if a sum
+// overflows, spec.block_param_overflow (at the block) if a plugin's formula does.
+ParamBreakdown count_params(const SpecDocument& doc, const Registry& registry, const NormalizedSpec& spec,
+                            const Json& layers);
 
 // Stage 3: realism warnings into ctx.out.warnings.
 void check_realism(SpecContext& ctx, const NormalizedSpec& spec, const Json& layers, const ParamBreakdown& params);
