@@ -14,27 +14,29 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 namespace param = eulerstack::param;
 
-std::int64_t linear(std::int64_t in, std::int64_t out, bool bias) { return in * out + (bias ? out : 0); }
+Count linear(Count in, Count out, bool bias) { return in * out + (bias ? out : Count(0)); }
 
-std::int64_t hidden_width(const BlockContext& ctx) { return ctx.model_int("mlp_ratio") * ctx.model_int("d_model"); }
+Count hidden_width(const BlockContext& ctx) { return Count(ctx.model_int("mlp_ratio")) * ctx.model_int("d_model"); }
 
 std::int64_t count_mlp(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
+  const Count d = ctx.model_int("d_model");
   const bool bias = ctx.param<bool>("bias");
-  return linear(d, hidden_width(ctx), bias) + linear(hidden_width(ctx), d, bias);
+  return (linear(d, hidden_width(ctx), bias) + linear(hidden_width(ctx), d, bias)).value();
 }
 
 std::int64_t count_gated_mlp(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
+  const Count d = ctx.model_int("d_model");
   const bool bias = ctx.param<bool>("bias");
-  return 2 * linear(d, hidden_width(ctx), bias) + linear(hidden_width(ctx), d, bias);
+  return (2 * linear(d, hidden_width(ctx), bias) + linear(hidden_width(ctx), d, bias)).value();
 }
 
 eulerstack::FfnDefinition make(const char* name, const char* summary, const char* default_activation,

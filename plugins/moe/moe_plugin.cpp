@@ -44,25 +44,27 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 using eulerstack::BlockIssue;
 namespace param = eulerstack::param;
 
-std::int64_t count_expert(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
-  const std::int64_t f = ctx.model_int("mlp_ratio") * d;
+Count count_expert(const BlockContext& ctx) {
+  const Count d = ctx.model_int("d_model");
+  const Count f = ctx.model_int("mlp_ratio") * d;
   const bool bias = ctx.param<bool>("bias");
-  const std::int64_t matrices = ctx.param<std::string>("expert_type") == "gated_mlp" ? 3 : 2;
-  return matrices * d * f + (bias ? (matrices - 1) * f + d : 0);
+  const Count matrices = ctx.param<std::string>("expert_type") == "gated_mlp" ? 3 : 2;
+  return matrices * d * f + (bias ? (matrices - 1) * f + d : Count(0));
 }
 
 std::int64_t count_moe(const BlockContext& ctx) {
-  const std::int64_t experts = ctx.param<std::int64_t>("experts") + ctx.param<std::int64_t>("shared_experts");
-  return experts * count_expert(ctx);  // the router counts its own weight
+  const Count experts = Count(ctx.param<std::int64_t>("experts")) + ctx.param<std::int64_t>("shared_experts");
+  return (experts * count_expert(ctx)).value();  // the router counts its own weight
 }
 
 std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
@@ -100,7 +102,7 @@ eulerstack::RouterDefinition make_router(const char* name, const char* summary, 
           .describe("renormalise the selected experts' weights to sum to 1"),
   };
   s.count_params = [](const BlockContext& ctx) {
-    return ctx.model_int("d_model") * ctx.param<std::int64_t>("experts");
+    return (Count(ctx.model_int("d_model")) * ctx.param<std::int64_t>("experts")).value();
   };
   return router;
 }

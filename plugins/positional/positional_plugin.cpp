@@ -11,11 +11,13 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 using eulerstack::BlockIssue;
 namespace param = eulerstack::param;
 
@@ -65,7 +67,7 @@ void register_blocks(eulerstack::Registrar& registry) {
   registry.add(make("alibi", "linear attention biases with fixed per-head slopes (ALiBi)", no_weights));
   registry.add(make("none", "no positional encoding (for mixers that carry position, e.g. Mamba)", no_weights));
   registry.add(make("learned", "learned absolute position table (GPT-2)", [](const BlockContext& ctx) {
-    return ctx.model_int("max_seq_len") * ctx.model_int("d_model");
+    return (Count(ctx.model_int("max_seq_len")) * ctx.model_int("d_model")).value();
   }));
 }
 

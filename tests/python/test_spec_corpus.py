@@ -236,12 +236,22 @@ def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-@pytest.mark.xfail(strict=True, reason="there is no limit on the number of layers: a repeat of 10^9 materializes every "
-                                       "layer in memory and the process aborts on std::bad_alloc (exit 134)")
-def test_huge_repeat_is_refused(tmp_path):
+@pytest.mark.parametrize("repeat", ["1000000000", "16385"])
+def test_huge_repeat_is_refused_before_any_layer_is_built(tmp_path, repeat):
     spec = tmp_path / "huge.yml"
-    spec.write_text(VALID.replace("repeat: 2", "repeat: 1000000000"))
+    spec.write_text(VALID.replace("repeat: 2", f"repeat: {repeat}"))
     result = subprocess.run([str(EXE), "validate", str(spec), "--json"], capture_output=True, text=True,
                             env=clean_env(), timeout=60, preexec_fn=_limit_memory)
     assert result.returncode == 1, result.stderr[-2000:]
-    assert json.loads(result.stdout)["valid"] is False
+    report = json.loads(result.stdout)
+    assert [(e["id"], e["message"]) for e in report["errors"]] == [
+        ("spec.above_max", f"layer_schedule[0].repeat = {repeat} is above the maximum 16384")]
+
+
+def test_the_largest_stack_is_built_within_bounds(tmp_path):
+    spec = tmp_path / "deep.yml"
+    spec.write_text(VALID.replace("repeat: 2", "repeat: 16384"))
+    result = subprocess.run([str(EXE), "validate", str(spec), "--json"], capture_output=True, text=True,
+                            env=clean_env(), timeout=60, preexec_fn=_limit_memory)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["valid"] is True

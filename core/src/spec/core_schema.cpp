@@ -6,13 +6,13 @@ const std::vector<ParamSpec>& model_params() {
   static const std::vector<ParamSpec> params{
       param::text("name", std::nullopt).mandatory().describe("model name, shown by explain and written to config.json"),
       param::text("family_hint", std::nullopt).or_null().describe("free-form family label, e.g. full-hybrid"),
-      param::integer("d_model", std::nullopt).mandatory().above(0).describe("hidden size"),
-      param::integer("vocab_size", std::nullopt).mandatory().above(0).describe("vocabulary size"),
-      param::integer("max_seq_len", std::nullopt).mandatory().above(0).describe("longest sequence the model is built for"),
-      param::integer("n_heads", std::nullopt).mandatory().above(0).describe("heads of the mixers that split d_model into heads"),
-      param::integer("n_kv_heads", std::nullopt).above(0).or_null().describe(
+      param::integer("d_model", std::nullopt).mandatory().above(0).at_most(limits::kMaxDModel).describe("hidden size"),
+      param::integer("vocab_size", std::nullopt).mandatory().above(0).at_most(limits::kMaxVocab).describe("vocabulary size"),
+      param::integer("max_seq_len", std::nullopt).mandatory().above(0).at_most(limits::kMaxSeqLen).describe("longest sequence the model is built for"),
+      param::integer("n_heads", std::nullopt).mandatory().above(0).at_most(limits::kMaxHeads).describe("heads of the mixers that split d_model into heads"),
+      param::integer("n_kv_heads", std::nullopt).above(0).at_most(limits::kMaxHeads).or_null().describe(
           "key/value heads (GQA when fewer than n_heads, MQA at 1); null = n_heads"),
-      param::integer("mlp_ratio", 4).above(0).describe("FFN hidden width as a multiple of d_model"),
+      param::integer("mlp_ratio", 4).above(0).at_most(limits::kMaxMlpRatio).describe("FFN hidden width as a multiple of d_model"),
       param::choice("dtype", {"float32", "float16", "bfloat16"}, "bfloat16").describe("parameter dtype"),
       param::integer("target_params", std::nullopt).above(0).or_null().describe(
           "intended parameter count; explain prints the ratio and realism warns beyond 30%"),

@@ -48,7 +48,7 @@ CompileResult compile_spec(SpecDocument doc, const Registry& registry) {
     return result;
   }
   try {
-    result.params = count_params(registry, spec, layers);
+    result.params = count_params(doc, registry, spec, layers);
   } catch (const Error& e) {
     result.diagnostics.errors = e.diagnostics();
     result.failed_stage = 2;

@@ -1,5 +1,7 @@
 // The materialized layer stack and its exact parameter count.
 
+#include <stdexcept>
+
 #include "stages.hpp"
 
 namespace eulerstack::spec {
@@ -30,17 +32,39 @@ std::int64_t mul(std::int64_t a, std::int64_t b) {
   return product;
 }
 
-std::int64_t block_count(const Registry& registry, BlockKind kind, const Json& model, const Json& block) {
-  std::int64_t total = schema_of(registry, kind, block).count_params(block_context(model, block));
+// A plugin's formula for one block. An overflow inside it (CountOverflow from
+// eulerstack/checked_count.hpp) or a negative result (a formula that wrapped
+// unchecked) is reported at the block's place in the YAML.
+std::int64_t formula(const BlockSchema& schema, const BlockContext& context, BlockKind kind, const SpecDocument& doc,
+                     const std::string& path) {
+  std::string detail;
+  try {
+    const std::int64_t n = schema.count_params(context);
+    if (n >= 0) return n;
+    detail = "the formula returned " + std::to_string(n);
+  } catch (const std::overflow_error& e) {
+    detail = e.what();
+  }
+  throw Error(error_at(doc, path, "spec.block_param_overflow",
+                       {{"kind", to_string(kind)}, {"block", schema.name}, {"detail", detail}}, true));
+}
+
+std::int64_t block_count(const SpecDocument& doc, const Registry& registry, BlockKind kind, const Json& model,
+                         const Json& block, const std::string& path) {
+  std::int64_t total = formula(schema_of(registry, kind, block), block_context(model, block), kind, doc, path);
   if (block.contains("refs")) {
-    for (const auto& [name, ref] : block["refs"].items())
-      total = add(total, ref_schema_of(registry, ref).count_params(block_context(model, ref_with_parent_params(block, ref))));
+    for (const auto& [name, ref] : block["refs"].items()) {
+      bool known = false;
+      const BlockKind ref_kind = block_kind_from(ref["kind"].get<std::string>(), known);
+      total = add(total, formula(ref_schema_of(registry, ref), block_context(model, ref_with_parent_params(block, ref)),
+                                 ref_kind, doc, path));
+    }
   }
   return total;
 }
 
 std::int64_t norm_count(const Json& norm, std::int64_t d_model) {
-  return norm["type"] == "layernorm" ? 2 * d_model : d_model;
+  return norm["type"] == "layernorm" ? mul(2, d_model) : d_model;
 }
 
 }  // namespace
@@ -66,19 +90,22 @@ Json materialize_layers(const NormalizedSpec& spec, const Registry& registry) {
   return layers;
 }
 
-ParamBreakdown count_params(const Registry& registry, const NormalizedSpec& spec, const Json& layers) {
+ParamBreakdown count_params(const SpecDocument& doc, const Registry& registry, const NormalizedSpec& spec,
+                            const Json& layers) {
   ParamBreakdown out;
   const Json& model = spec.model;
   const std::int64_t d = model["d_model"].get<std::int64_t>();
   const std::int64_t vocab = model["vocab_size"].get<std::int64_t>();
-  out.embedding = add(mul(vocab, d), block_count(registry, BlockKind::Positional, model, spec.embedding["positional"]));
+  out.embedding = add(mul(vocab, d), block_count(doc, registry, BlockKind::Positional, model, spec.embedding["positional"],
+                                                 "embedding.positional"));
   std::int64_t total = out.embedding;
   for (const auto& layer : layers) {
-    std::int64_t n = add(block_count(registry, BlockKind::Mixer, model, layer["mixer"]),
-                         block_count(registry, BlockKind::Ffn, model, layer["ffn"]));
+    const std::string tmpl = child_path("layer_templates", layer["template"].get<std::string>());
+    std::int64_t n = add(block_count(doc, registry, BlockKind::Mixer, model, layer["mixer"], child_path(tmpl, "mixer")),
+                         block_count(doc, registry, BlockKind::Ffn, model, layer["ffn"], child_path(tmpl, "ffn")));
     // Parallel residual: one norm feeds both sublayers; otherwise one per sublayer.
     const std::int64_t norms = layer["residual"]["type"] == "parallel" ? 1 : 2;
-    n = add(n, norms * norm_count(layer["norm"], d));
+    n = add(n, mul(norms, norm_count(layer["norm"], d)));
     out.layers.push_back(n);
     total = add(total, n);
   }

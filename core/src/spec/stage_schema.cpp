@@ -175,6 +175,7 @@ Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) 
   }
   std::vector<std::string> names;
   for (const auto& [name, t] : templates.items()) names.push_back(name);
+  std::int64_t layers = 0;  // sums repeats within range, at most max_nodes of them: cannot overflow
   for (std::size_t i = 0; i < value.size(); ++i) {
     const std::string path = index_path("layer_schedule", i);
     const Json& entry = value[i];
@@ -185,8 +186,12 @@ Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) 
       if (entry.is_object() && entry.contains(key)) report_not_provided(ctx, child_path(path, key), key, what);
     }
     Json group = check_params(entry, {param::text("template", std::nullopt).mandatory().describe("layer template"),
-                                      param::integer("repeat", 1).at_least(1).describe("consecutive layers")},
+                                      param::integer("repeat", 1).at_least(1).at_most(limits::kMaxLayers).describe("consecutive layers")},
                               path, ctx.doc, ctx.out, rules);
+    if (group.contains("repeat") && group["repeat"].is_number_integer()) {
+      const auto repeat = group["repeat"].get<std::int64_t>();
+      if (repeat >= 1 && repeat <= limits::kMaxLayers) layers += repeat;
+    }
     if (!group.contains("template") || !group["template"].is_string()) continue;
     const std::string name = group["template"].get<std::string>();
     if (!templates.contains(name)) {
@@ -204,6 +209,9 @@ Json check_schedule(SpecContext& ctx, const Json& value, const Json& templates) 
                             : Json();
     schedule.push_back(group);
   }
+  if (layers > limits::kMaxLayers)
+    ctx.out.errors.push_back(error_at(ctx.doc, "layer_schedule", "spec.too_many_layers",
+                                      {{"layers", std::to_string(layers)}, {"limit", std::to_string(limits::kMaxLayers)}}, true));
   return schedule;
 }
 

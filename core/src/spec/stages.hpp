@@ -32,8 +32,10 @@ Json materialize_layers(const NormalizedSpec& spec, const Registry& registry);
 // config key (or its name when it has none), `ffn` for every FFN.
 std::string override_group(const BlockSchema& schema, BlockKind kind);
 
-// Exact trainable parameter counts. Throws Error(spec.param_overflow) if a sum overflows.
-ParamBreakdown count_params(const Registry& registry, const NormalizedSpec& spec, const Json& layers);
+// Exact trainable parameter counts. Throws Error: spec.param_overflow if a sum
+// overflows, spec.block_param_overflow (at the block) if a plugin's formula does.
+ParamBreakdown count_params(const SpecDocument& doc, const Registry& registry, const NormalizedSpec& spec,
+                            const Json& layers);
 
 // Stage 3: realism warnings into ctx.out.warnings.
 void check_realism(SpecContext& ctx, const NormalizedSpec& spec, const Json& layers, const ParamBreakdown& params);

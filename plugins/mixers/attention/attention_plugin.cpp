@@ -18,32 +18,34 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 using eulerstack::BlockIssue;
 namespace param = eulerstack::param;
 
 std::int64_t count_attention(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
-  const std::int64_t heads = ctx.model_int("n_heads");
-  const std::int64_t kv_heads = ctx.model_int("n_kv_heads");
-  const std::int64_t head_dim = d / heads;
-  const std::int64_t q_width = heads * head_dim;
-  const std::int64_t kv_width = kv_heads * head_dim;
+  const Count d = ctx.model_int("d_model");
+  const Count heads = ctx.model_int("n_heads");
+  const Count kv_heads = ctx.model_int("n_kv_heads");
+  const Count head_dim = d / heads;
+  const Count q_width = heads * head_dim;
+  const Count kv_width = kv_heads * head_dim;
   const bool bias = ctx.param<bool>("qkv_bias");
 
-  std::int64_t total = d * q_width + q_width * d;  // q_proj, o_proj
+  Count total = d * q_width + q_width * d;  // q_proj, o_proj
   if (ctx.is_set("latent_dim")) {
-    const std::int64_t latent = ctx.param<std::int64_t>("latent_dim");
+    const Count latent = ctx.param<std::int64_t>("latent_dim");
     total += d * latent + 2 * latent * kv_width;  // kv_down_proj, k_up_proj, v_up_proj
   } else {
     total += 2 * d * kv_width;  // k_proj, v_proj
   }
   if (bias) total += q_width + 2 * kv_width;
-  return total;
+  return total.value();
 }
 
 std::vector<BlockIssue> check_attention(const BlockContext& ctx) {

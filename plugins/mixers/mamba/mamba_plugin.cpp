@@ -32,36 +32,40 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 using eulerstack::BlockIssue;
 namespace param = eulerstack::param;
 
 std::int64_t count_mamba(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
-  const std::int64_t inner = ctx.param<std::int64_t>("expand") * d;
-  const std::int64_t state = ctx.param<std::int64_t>("d_state");
-  const std::int64_t conv = ctx.param<std::int64_t>("d_conv");
+  const Count d = ctx.model_int("d_model");
+  const Count inner = ctx.param<std::int64_t>("expand") * d;
+  const Count state = ctx.param<std::int64_t>("d_state");
+  const Count conv = ctx.param<std::int64_t>("d_conv");
   if (ctx.param<std::string>("variant") == "mamba1") {
-    const std::int64_t rank = (d + 15) / 16;
-    return d * 2 * inner                  // in_proj
-           + inner * conv + inner         // conv1d
-           + inner * (rank + 2 * state)   // x_proj
-           + rank * inner + inner         // dt_proj
-           + inner * state + inner        // A_log, D
-           + inner * d;                   // out_proj
+    const Count rank = (d + 15) / 16;
+    return (d * 2 * inner                  // in_proj
+            + inner * conv + inner         // conv1d
+            + inner * (rank + 2 * state)   // x_proj
+            + rank * inner + inner         // dt_proj
+            + inner * state + inner        // A_log, D
+            + inner * d)                   // out_proj
+        .value();
   }
-  const std::int64_t heads = inner / ctx.param<std::int64_t>("head_dim");
-  const std::int64_t groups = ctx.param<std::int64_t>("n_groups");
-  const std::int64_t conv_dim = inner + 2 * groups * state;
-  return d * (2 * inner + 2 * groups * state + heads)  // in_proj
-         + conv_dim * conv + conv_dim                  // conv1d
-         + 3 * heads                                   // dt_bias, A_log, D
-         + inner                                       // gated RMSNorm
-         + inner * d;                                  // out_proj
+  const Count heads = inner / ctx.param<std::int64_t>("head_dim");
+  const Count groups = ctx.param<std::int64_t>("n_groups");
+  const Count conv_dim = inner + 2 * groups * state;
+  return (d * (2 * inner + 2 * groups * state + heads)  // in_proj
+          + conv_dim * conv + conv_dim                  // conv1d
+          + 3 * heads                                   // dt_bias, A_log, D
+          + inner                                       // gated RMSNorm
+          + inner * d)                                  // out_proj
+      .value();
 }
 
 std::vector<BlockIssue> check_mamba(const BlockContext& ctx) {

@@ -20,20 +20,23 @@
 
 #include <cstdint>
 
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace {
 
 using eulerstack::BlockContext;
+using eulerstack::Count;
 using eulerstack::BlockIssue;
 namespace param = eulerstack::param;
 
 std::int64_t count_retnet(const BlockContext& ctx) {
-  const std::int64_t d = ctx.model_int("d_model");
-  const std::int64_t value = ctx.param<std::int64_t>("value_factor") * d;
-  return 2 * d * d       // q_proj, k_proj
-         + 2 * d * value  // v_proj, g_proj
-         + value * d;     // o_proj
+  const Count d = ctx.model_int("d_model");
+  const Count value = ctx.param<std::int64_t>("value_factor") * d;
+  return (2 * d * d        // q_proj, k_proj
+          + 2 * d * value  // v_proj, g_proj
+          + value * d)     // o_proj
+      .value();
 }
 
 std::vector<BlockIssue> check_retnet(const BlockContext& ctx) {
