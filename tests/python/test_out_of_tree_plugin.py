@@ -24,7 +24,8 @@ PARITY_TOLERANCE = 1e-4
 
 SPEC = textwrap.dedent("""\
     schema_version: 1
-    model: {name: hyena_tiny, d_model: 64, vocab_size: 97, max_seq_len: 128, n_heads: 4, n_kv_heads: 4}
+    model: {name: hyena_tiny, d_model: 64, vocab_size: 97, max_seq_len: 128, n_heads: 4, n_kv_heads: 4,
+            dtype: float32}
     tokenizer_contract: {type: hf, pretrained: google/byt5-small}
     embedding: {type: learned, positional: none}
     layer_templates:
@@ -119,7 +120,8 @@ def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tm
     total = json.loads(explained.stdout)["params"]["total"]
 
     cpp_logits = tmp_path / "cpp.npy"
-    ran = installed.run("run", spec, "--tokens", TOKENS, "--generate", "4", "--logits-out", cpp_logits, env=env)
+    ran = installed.run("run", spec, "--tokens", TOKENS, "--dtype", "float32", "--generate", "4", "--logits-out",
+                        cpp_logits, env=env)
     assert ran.returncode == 0, ran.stderr
     assert f"{total:,} parameters" in ran.stdout  # the built model has exactly the explained count
     cpp_generated = [int(t) for t in ran.stdout.split("row 0, generated: ")[1].splitlines()[0].split()]

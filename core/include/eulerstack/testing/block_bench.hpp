@@ -7,9 +7,9 @@
 //   eulerstack::load_plugins(registry, {{"build", "tests"}});   // plugin_host.hpp, or add blocks in-process
 //   eulerstack::testing::BlockBench bench(registry);
 //   auto model = bench.model_section();
-//   auto mixer = bench.make_mixer(model, "hyena", {{"depth", 3}});
+//   auto mixer = bench.make_mixer(model, "my_mixer", {{"width", 3}});
 //   CHECK(bench.parameter_count(*mixer) == bench.formula_count(BlockKind::Mixer, model,
-//                                                               bench.block_ir(BlockKind::Mixer, "hyena", {{"depth", 3}})));
+//                                                               bench.block_ir(BlockKind::Mixer, "my_mixer", {{"width", 3}})));
 
 #include <cstdint>
 #include <memory>
