@@ -48,5 +48,6 @@ int run_presets(const Args& args, GlobalOptions globals);
 // the others never load it (torch_command.cpp).
 int run_run(const Args& args, GlobalOptions globals);
 int run_export(const Args& args, GlobalOptions globals);  // compile --output-dir
+int run_plugins_test(const Args& args, GlobalOptions globals);  // plugins test [PLUGIN...]
 
 }  // namespace eulerstack::cli

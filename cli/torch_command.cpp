@@ -40,5 +40,8 @@ int run_run(const Args& args, GlobalOptions globals) { return call("eulerstack_c
 int run_export(const Args& args, GlobalOptions globals) {
   return call("eulerstack_cli_export", args, std::move(globals));
 }
+int run_plugins_test(const Args& args, GlobalOptions globals) {
+  return call("eulerstack_cli_plugins_test", args, std::move(globals));
+}
 
 }  // namespace eulerstack::cli

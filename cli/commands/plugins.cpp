@@ -1,5 +1,8 @@
 // eulerstack plugins [--json] [--paths]
 // eulerstack plugins info NAME [--json]
+// eulerstack plugins verify DIR [--json]
+// eulerstack plugins manifest DIR --name NAME --version VERSION [--description TEXT]
+// eulerstack plugins test [PLUGIN...]     (conformance suite; runs in the LibTorch command library)
 
 #include <algorithm>
 #include <iostream>
@@ -8,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "../block_printer.hpp"
+#include "bundles.hpp"
 #include "../command.hpp"
 #include "../exit_codes.hpp"
 #include "eulerstack/messages.hpp"
@@ -45,8 +49,8 @@ Json listing_json(const Registry& registry) {
   Json shadowed = Json::array();
   for (const auto& s : report.shadowed)
     shadowed.push_back({{"name", s.name}, {"file", s.file.string()}, {"shadowed_by", s.winner.string()}});
-  return {{"plugins", plugins}, {"failures", failures}, {"shadowed", shadowed},
-          {"search_path", search_path_json(report)}};
+  return {{"plugins", plugins}, {"bundles", bundles_json(find_bundles(report.search_path))},
+          {"failures", failures}, {"shadowed", shadowed}, {"search_path", search_path_json(report)}};
 }
 
 void print_search_path(const Session& session, const LoadReport& report) {
@@ -72,6 +76,7 @@ void print_listing(Session& session, const Registry& registry) {
                                                              {"winner", s.winner.string()}})
                 << "\n";
   }
+  print_bundles(session, find_bundles(report.search_path));
   print_search_path(session, report);
   if (!report.failures.empty()) {
     std::cerr << session.text("plugins.failed_header", {{"count", std::to_string(report.failures.size())}}) << "\n";
@@ -125,27 +130,60 @@ int print_info(Session& session, const std::string& name, bool json) {
   return kSuccess;
 }
 
+Error plugins_usage(const std::string& reason) {
+  return Error(make_error("UsageError", "cli.usage", {{"reason", reason}, {"command", "plugins"}}));
+}
+
+int run_action(Session& session, const std::vector<std::string>& action, const cxxopts::ParseResult& result) {
+  const bool json = result.count("json") > 0;
+  const std::string& verb = action[0];
+  if (verb == "info") {
+    if (action.size() != 2) throw plugins_usage("expected 'plugins info NAME'");
+    return print_info(session, action[1], json);
+  }
+  if (verb == "verify") {
+    if (action.size() != 2) throw plugins_usage("expected 'plugins verify DIR'");
+    return verify_bundle_dir(session, action[1], json);
+  }
+  if (verb == "manifest") {
+    if (action.size() != 2 || !result.count("name") || !result.count("version"))
+      throw plugins_usage("expected 'plugins manifest DIR --name NAME --version VERSION'");
+    return write_bundle_manifest(session, {action[1], result["name"].as<std::string>(),
+                                           result["version"].as<std::string>(),
+                                           result.count("description") ? result["description"].as<std::string>() : ""});
+  }
+  throw plugins_usage("unknown action '" + verb + "'; expected info, verify, manifest or test");
+}
+
 }  // namespace
 
 int run_plugins(const Args& args, GlobalOptions globals) {
-  cxxopts::Options options("eulerstack plugins", "List plugins, or show one block's parameters with 'info NAME'.");
+  const GlobalOptions given = globals;  // `plugins test` parses the same arguments again
+  cxxopts::Options options("eulerstack plugins",
+                           "List plugins and bundles; 'info NAME' shows a block's parameters, 'verify DIR' checks a "
+                           "bundle against its manifest, 'manifest DIR' writes one, 'test [PLUGIN...]' runs the "
+                           "conformance suite.");
   add_global_options(options);
   options.add_options()("json", "machine-readable output")("paths", "print the effective plugin search path")(
+      "name", "bundle name (manifest)", cxxopts::value<std::string>())(
+      "version", "bundle version (manifest)", cxxopts::value<std::string>())(
+      "description", "bundle description (manifest)", cxxopts::value<std::string>())(
       "action", "", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"action"});
-  options.positional_help("[info NAME]");
+  options.positional_help("[info NAME | verify DIR | manifest DIR | test [PLUGIN...]]");
   cxxopts::ParseResult result;
   try {
     if (!parse_command_line(options, args, globals, result)) return kSuccess;
     Session session(globals);
     const bool json = result.count("json") > 0;
-    std::vector<std::string> action;
-    if (result.count("action")) action = result["action"].as<std::vector<std::string>>();
-    if (!action.empty()) {
-      if (action[0] != "info" || action.size() != 2)
-        throw Error(make_error("UsageError", "cli.usage",
-                               {{"reason", "expected 'plugins info NAME'"}, {"command", "plugins"}}));
-      return print_info(session, action[1], json);
+    if (result.count("action")) {
+      const auto action = result["action"].as<std::vector<std::string>>();
+      if (action[0] == "test") {  // the conformance suite builds modules: it runs in the LibTorch library
+        Args rest = args;
+        rest.erase(std::find(rest.begin(), rest.end(), "test"));
+        return run_plugins_test(rest, given);
+      }
+      return run_action(session, action, result);
     }
     const Registry& registry = session.registry();
     if (result.count("paths")) {

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 
 #include <boost/dll/shared_library.hpp>
 
+#include "eulerstack/bundle.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace fs = std::filesystem;
@@ -49,6 +52,35 @@ Diagnostic plugin_error(std::string id, MessageArgs args = {}) {
 }
 
 std::string safe(const char* text) { return text ? text : ""; }
+
+// A bundle manifest as read, or why it could not be read.
+struct ReadManifest {
+  std::optional<BundleManifest> manifest;
+  Diagnostic error;
+};
+
+// Why a plugin file must not be opened, according to the bundle manifest that
+// governs it; nothing when it is in no bundle or matches its manifest. Checked
+// before dlopen: a changed library must not run its initialisers.
+std::optional<Diagnostic> bundle_problem(const fs::path& file, const fs::path& root,
+                                         std::map<fs::path, ReadManifest>& manifests) {
+  const auto manifest_file = governing_manifest(file, root);
+  if (!manifest_file) return std::nullopt;
+  auto it = manifests.find(*manifest_file);
+  if (it == manifests.end()) {
+    ReadManifest read;
+    try {
+      read.manifest = read_manifest(*manifest_file);
+    } catch (const Error& e) {
+      read.error = e.first();
+    }
+    it = manifests.emplace(*manifest_file, std::move(read)).first;
+  }
+  if (!it->second.manifest) return it->second.error;
+  auto problems = check_bundled_plugin(*it->second.manifest, file);
+  if (problems.empty()) return std::nullopt;
+  return problems.front();
+}
 
 }  // namespace
 
@@ -184,7 +216,14 @@ void load_plugins(Registry& registry, const std::vector<SearchDir>& search_path)
       fail(registry, entry.dir, plugin_error("plugin.dir_missing", {{"origin", entry.origin}}));
       continue;
     }
-    for (const auto& file : plugin_files_in(entry.dir)) load_plugin_file(registry, file);
+    std::map<fs::path, ReadManifest> manifests;  // read once per search directory
+    for (const auto& file : plugin_files_in(entry.dir)) {
+      if (auto problem = bundle_problem(file, entry.dir, manifests)) {
+        fail(registry, file, std::move(*problem));
+        continue;
+      }
+      load_plugin_file(registry, file);
+    }
   }
 }
 

@@ -17,7 +17,7 @@ LANGUAGES = ("en", "ko", "zh", "ja", "es")
 TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 
 # Ids with these prefixes are error diagnostics: they need a fix and a "see" reference.
-ERROR_PREFIXES = ("registry.", "plugin.", "cli.", "spec.", "io.", "expr.")
+ERROR_PREFIXES = ("registry.", "plugin.", "bundle.", "conformance.", "cli.", "spec.", "io.", "expr.")
 # ...except these: spec.block_issue* only wraps a block's own message and fix, and
 NOT_ERRORS_PREFIXES = ("spec.block_issue",)
 NOT_ERRORS = set()

@@ -136,3 +136,28 @@ def test_info_lists_upstream_parameters_a_plugin_does_not_provide(cli):
     assert "    attention_sinks  DeepSeek-V4 " in text and "    compression      DeepSeek-V4 " in text
     (block,) = json.loads(cli("plugins", "info", "mixer:attention", "--json").stdout)
     assert set(block["unprovided_params"]) == {"compression", "attention_sinks"}
+
+
+def test_plugins_test_runs_the_conformance_suite_on_one_plugin(cli):
+    result = cli("plugins", "test", "retnet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["PASS  mixer retnet: its defaults pass its cross-field check",
+                         "PASS  mixer retnet: the count formula equals the module's parameters"]
+    assert lines[-1] == "all 6 conformance checks passed"
+    checks = json.loads(cli("plugins", "test", "moe", "--json").stdout)
+    assert checks["ok"]
+    assert {(c["kind"], c["block"]) for c in checks["checks"]} == {("ffn", "moe"), ("router", "softmax"),
+                                                                   ("router", "sigmoid")}
+
+
+def test_plugins_test_names_an_unknown_plugin(cli):
+    result = cli("plugins", "test", "nosuch", "--lang", "ja")
+    assert result.returncode == 3
+    assert result.stderr.startswith("PluginError: 'nosuch' という名前の読み込み済みプラグインはありません")
+
+
+def test_plugins_unknown_action_is_a_usage_error(cli):
+    result = cli("plugins", "frobnicate")
+    assert result.returncode == 2
+    assert "unknown action 'frobnicate'" in result.stderr

@@ -6,8 +6,11 @@ from conftest import BUILD, clean_env
 
 
 def copy_plugins(tmp_path):
+    """The build tree's plugins without their bundle manifest: loose plugins, so that a removed or
+    swapped file reaches the module library's own checks instead of the bundle's (test_bundles.py)."""
     plugins = tmp_path / "plugins"
-    shutil.copytree(BUILD / "plugins", plugins, ignore=shutil.ignore_patterns("*.p", "meson.build", "*.o"))
+    shutil.copytree(BUILD / "plugins", plugins,
+                    ignore=shutil.ignore_patterns("*.p", "meson.build", "*.o", "bundle.json"))
     return plugins
 
 
