@@ -115,7 +115,7 @@ def test_schema_lists_core_sections_and_every_block(cli):
 def test_plugin_failures_are_listed_once_per_run(cli, tmp_path):
     spec = tmp_path / "spec.yml"
     spec.write_text((ROOT / "tests" / "specs" / "valid" / "base.yml").read_text()
-                    .replace("mixer: {type: attention}", "mixer: {type: hyena}")
+                    .replace("mixer: {type: attention}", "mixer: {type: nosuch_mixer}")
                     .replace("ffn: {type: gated_mlp}", "ffn: {type: kan}"))
     missing = tmp_path / "nowhere"
     report = json.loads(cli("--plugin-dir", missing, "validate", spec, "--json").stdout)
