@@ -40,14 +40,14 @@ def test_build_tree_is_the_core_bundle(cli):
     bundles = json.loads(result.stdout)["bundles"]
     assert [(b["name"], {p["name"] for p in b["plugins"]}) for b in bundles] == [("core", CORE_PLUGINS)]
     text = cli("plugins").stdout
-    assert "1 bundles:\n  core 0.1.0" in text
+    assert "Bundles: 1\n  core 0.1.0" in text
 
 
 def test_verify_passes_on_the_build_tree(cli):
     result = cli("plugins", "verify", BUILD / "plugins")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("  ok  ") == 18
-    assert "all 18 files match the manifest" in result.stdout
+    assert "every file matches the manifest (checked: 18)" in result.stdout
     as_json = json.loads(cli("plugins", "verify", BUILD / "plugins" / "bundle.json", "--json").stdout)
     assert as_json["ok"] and len(as_json["files"]) == 18
 
@@ -121,7 +121,7 @@ def test_manifest_command_writes_a_manifest_that_verifies(cli, tmp_path):
     assert cli("plugins", "verify", plugins).returncode == 3  # bundle.no_manifest
     written = cli("plugins", "manifest", plugins, "--name", "mine", "--version", "2.0", "--description", "d")
     assert written.returncode == 0, written.stderr
-    assert f"wrote {plugins / 'bundle.json'}: bundle 'mine' 2.0, 6 plugins" in written.stdout
+    assert f"wrote {plugins / 'bundle.json'}: bundle 'mine' 2.0, plugins: 6" in written.stdout
     assert cli("plugins", "verify", plugins).returncode == 0
     code, listed = listing(cli, plugins)
     assert code == 0 and [b["name"] for b in listed["bundles"]] == ["mine"]
