@@ -123,7 +123,7 @@ def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tm
     ran = installed.run("run", spec, "--tokens", TOKENS, "--dtype", "float32", "--generate", "4", "--logits-out",
                         cpp_logits, env=env)
     assert ran.returncode == 0, ran.stderr
-    assert f"{total:,} parameters" in ran.stdout  # the built model has exactly the explained count
+    assert f"parameters: {total:,}" in ran.stdout  # the built model has exactly the explained count
     cpp_generated = [int(t) for t in ran.stdout.split("row 0, generated: ")[1].splitlines()[0].split()]
 
     model_dir = tmp_path / "model"
