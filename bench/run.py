@@ -52,9 +52,9 @@ def main():
     presets = sorted(p.stem for p in (ROOT / "presets").glob("*.yml") if not p.stem.endswith("_mini"))
     if args.smoke:
         presets = presets[:1]
-    results = {"smoke": args.smoke, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "plan": {
-        k: v if not isinstance(v, list) or not v or not isinstance(v[0], tuple) else [label for label, _ in v]
-        for k, v in plan.items()}, "upstream": bool(upstream)}
+    shown_plan = dict(plan, compile=[label for label, _ in plan["compile"]])
+    results = {"smoke": args.smoke, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "plan": shown_plan,
+               "upstream": bool(upstream)}
     work = Path(tempfile.mkdtemp(prefix="eulerstack-bench-", dir=ROOT / "build"))
     try:
         if "cli" in only:

@@ -121,14 +121,13 @@ class BlockChecks {
     return std::nullopt;
   }
 
-  std::optional<Diagnostic> defaults_accepted(const BlockBench& bench, const Json& model, const Json& block) const {
+  std::optional<Diagnostic> defaults_accepted(const Json& model, const Json& block) const {
     if (!entry_.schema->cross_check) return std::nullopt;
     BlockContext context;
     context.model = model;
     context.params = block["params"];
     for (const auto& issue : entry_.schema->cross_check(context))
       if (!issue.warning) return fail("conformance.defaults_rejected", {{"param", issue.param}, {"reason", issue.message}});
-    (void)bench;
     return std::nullopt;
   }
 
@@ -147,7 +146,7 @@ void check_mixer(const BlockBench& bench, const BlockEntry& entry, std::vector<C
   const auto block = bench.block_ir(BlockKind::Mixer, name, params);
   std::shared_ptr<PositionalModule> none;
   std::shared_ptr<MixerModule> mixer;
-  checks.run("cross_check", [&] { return checks.defaults_accepted(bench, model, block); });
+  checks.run("cross_check", [&] { return checks.defaults_accepted(model, block); });
   checks.run("count", [&] {
     none = bench.make_positional(model, "none");
     mixer = bench.make_mixer(model, name, params, 1);
@@ -193,7 +192,7 @@ void check_ffn(const BlockBench& bench, const BlockEntry& entry, std::vector<Con
   const auto params = mandatory_examples(entry);
   const auto block = bench.block_ir(BlockKind::Ffn, name, params);
   std::shared_ptr<FfnModule> ffn;
-  checks.run("cross_check", [&] { return checks.defaults_accepted(bench, model, block); });
+  checks.run("cross_check", [&] { return checks.defaults_accepted(model, block); });
   checks.run("count", [&] {
     ffn = bench.make_ffn(model, name, params, 1);
     return checks.counts(BlockBench::parameter_count(*ffn), bench.formula_count(BlockKind::Ffn, model, block));
@@ -279,7 +278,7 @@ void check_positional(const BlockBench& bench, const BlockEntry& entry, std::vec
   const auto params = mandatory_examples(entry);
   const auto block = bench.block_ir(BlockKind::Positional, name, params);
   std::shared_ptr<PositionalModule> positional;
-  checks.run("cross_check", [&] { return checks.defaults_accepted(bench, model, block); });
+  checks.run("cross_check", [&] { return checks.defaults_accepted(model, block); });
   checks.run("count", [&] {
     positional = bench.make_positional(model, name, params);
     return checks.counts(BlockBench::parameter_count(*positional),
