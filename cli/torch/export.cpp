@@ -5,11 +5,11 @@
 // modeling code of core and of every plugin the model uses.
 
 #include <boost/dll/alias.hpp>
-#include <fstream>
 #include <iostream>
 
 #include <ATen/ATen.h>
 
+#include "../atomic_file.hpp"
 #include "../command.hpp"
 #include "../compile_options.hpp"
 #include "../exit_codes.hpp"
@@ -23,11 +23,7 @@
 namespace eulerstack::cli {
 namespace {
 
-void write_json(const std::filesystem::path& file, const Json& json) {
-  std::ofstream out(file);
-  out << json.dump(2) << "\n";
-  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed"}}));
-}
+void write_json(const std::filesystem::path& file, const Json& json) { write_new_file(file, json.dump(2) + "\n"); }
 
 int export_model(const Args& args, GlobalOptions globals) {
   cxxopts::Options options("eulerstack compile", "Export a HuggingFace model directory.");
