@@ -18,6 +18,11 @@ void feature_not_provided(SpecContext& ctx, const std::string& path, const std::
   ctx.out.errors.push_back(error_at(ctx.doc, path, "spec.feature_not_provided", {{"feature", key}, {"what", what}}, true));
 }
 
+// Whether a normalized section holds `value` at `key` (a wrongly typed value was reported and may be anything).
+bool has_value(const Json& section, const char* key, const char* value) {
+  return section.is_object() && section.contains(key) && section.at(key) == value;
+}
+
 Json section(const Json& root, const std::string& name) {
   auto it = root.find(name);
   return it == root.end() ? Json() : *it;
@@ -76,7 +81,7 @@ Json check_template(SpecContext& ctx, const Json& value, const std::string& path
     if (auto ffn = block_mapping(ctx, BlockKind::Ffn, value.at("ffn"), child_path(path, "ffn"))) tmpl["ffn"] = *ffn;
   tmpl["norm"] = check_params(section(value, "norm"), norm_params(), child_path(path, "norm"), ctx.doc, ctx.out);
   tmpl["residual"] = check_params(section(value, "residual"), residual_params(), child_path(path, "residual"), ctx.doc, ctx.out);
-  if (tmpl["residual"].value("type", "") == "hyper_connection")
+  if (has_value(tmpl["residual"], "type", "hyper_connection"))
     feature_not_provided(ctx, child_path(path, "residual.type"), "residual.type: hyper_connection",
                          "manifold-constrained hyper-connections (mHC)");
 
@@ -241,7 +246,7 @@ NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
   if (root.contains("layer_schedule")) spec.schedule = check_schedule(ctx, root.at("layer_schedule"), spec.templates);
 
   spec.head = check_params(section(root, "head"), head_params(), "head", ctx.doc, ctx.out);
-  if (spec.head.value("type", "") == "causal_lm_mtp")
+  if (has_value(spec.head, "type", "causal_lm_mtp"))
     feature_not_provided(ctx, "head.type", "head.type: causal_lm_mtp", "multi-token prediction head");
   spec.training_hints = check_params(section(root, "training_hints"), training_hints_params(), "training_hints", ctx.doc, ctx.out);
   spec.compatibility = check_params(section(root, "compatibility"), compatibility_params(), "compatibility", ctx.doc, ctx.out);
