@@ -20,7 +20,7 @@ std::optional<Json> parse_bounded_json(std::string_view text, std::size_t max_de
     return Json::parse(text.begin(), text.end(), guard);
   } catch (const TooDeep&) {
     why = "it nests deeper than " + std::to_string(max_depth) + " levels";
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     why = e.what();
   }
   return std::nullopt;
