@@ -1,6 +1,7 @@
 // eulerstack: validate, explain and compile LLM architecture specs.
 // Global options may come before or after the command name.
 
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -29,6 +30,9 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG and is
+  // reported like a full disk, instead of the signal ending the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   Args args(argv + 1, argv + argc);
   std::size_t at = 0;
   while (at < args.size() && !args[at].empty() && args[at][0] == '-') at += takes_value(args[at]) ? 2 : 1;

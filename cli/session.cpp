@@ -4,6 +4,7 @@
 
 #include "eulerstack/messages.hpp"
 #include "eulerstack/plugin_host.hpp"
+#include "eulerstack/plugin_permissions.hpp"
 
 namespace eulerstack::cli {
 
@@ -15,7 +16,9 @@ Registry& Session::registry() {
     PluginSearchOptions search;
     search.plugin_dirs = options_.plugin_dirs;
     search.executable_dir = executable_dir();
-    load_plugins(*registry_, plugin_search_path(search));
+    const auto path = plugin_search_path(search);
+    print(writable_plugin_paths(path));
+    load_plugins(*registry_, path);
   }
   return *registry_;
 }

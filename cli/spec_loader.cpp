@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "eulerstack/messages.hpp"
+#include "eulerstack/spec/exported_ir.hpp"
 #include "preset_locator.hpp"
 
 namespace eulerstack::cli {
@@ -24,6 +25,17 @@ LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed
   auto doc = spec::load_spec_file(*path);
   doc.file = name.find('/') == std::string::npos && !std::filesystem::exists(name) ? path->string() : name;
   return {doc.file, spec::compile_spec(std::move(doc), session.registry())};
+}
+
+std::optional<Json> checked_exported_ir(Session& session, const Json& stored, const std::string& file) {
+  auto result = spec::compile_spec(spec::spec_of_ir(stored, session.registry(), file), session.registry());
+  if (!result.ok()) {
+    session.print(result.diagnostics.errors);
+    return std::nullopt;
+  }
+  if (auto pointer = spec::ir_difference(stored, result.ir))
+    throw Error(make_error("IOError", "model.ir_mismatch", {{"file", file}, {"pointer", *pointer}}));
+  return std::move(result.ir);
 }
 
 Json diagnostic_json(const Diagnostic& d, const std::string& lang) {

@@ -2,6 +2,7 @@
 // The shared first half of validate, explain and compile: find the spec
 // (--preset NAME_OR_PATH or a positional path), parse it, run the front end.
 
+#include <optional>
 #include <string>
 
 #include <cxxopts.hpp>
@@ -22,6 +23,13 @@ struct LoadedSpec {
 // Throws Error (UsageError when no spec is named, IOError when unreadable,
 // ValidationError for YAML-level problems).
 LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed);
+
+// The IR read back from an exported model's config.json, recompiled from its
+// own sections (spec/exported_ir.hpp) so that nothing is built from an IR the
+// front end would refuse. Prints the errors and returns nullopt when the
+// sections do not validate; throws Error(IOError, model.ir_mismatch) when they
+// compile to another IR than the stored one.
+std::optional<Json> checked_exported_ir(Session& session, const Json& stored, const std::string& file);
 
 // A diagnostic as JSON, rendered in `lang`.
 Json diagnostic_json(const Diagnostic& d, const std::string& lang);

@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 
+#include "../atomic_file.hpp"
 #include "../command.hpp"
 #include "../compile_options.hpp"
 #include "../exit_codes.hpp"

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../atomic_file.hpp"
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/plugin_host.hpp"
 #include "eulerstack/runtime/model.hpp"
@@ -21,9 +22,11 @@ fs::path core_python_dir() {
 }
 
 void copy_python_file(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw Error(make_error("IOError", "io.cannot_read", {{"path", from.string()}}));
+  std::ifstream in(from, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) throw Error(make_error("IOError", "io.cannot_read", {{"path", from.string()}}));
+  write_new_file(to, text.str());
 }
 
 const PluginRecord& plugin_named(const Registry& registry, const std::string& name) {
@@ -66,12 +69,7 @@ Json generation_config() {
   return {{"_from_model_config", true}, {"do_sample", false}, {"use_cache", true}};
 }
 
-void write_json(const fs::path& file, const Json& json) {
-  std::ofstream out(file);
-  out << json.dump(2) << "\n";
-  out.close();
-  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed"}}));
-}
+void write_json(const fs::path& file, const Json& json) { write_new_file(file, json.dump(2) + "\n"); }
 
 std::vector<std::string> write_python_files(const Registry& registry, const Json& ir, const fs::path& dir) {
   std::vector<std::string> written;
@@ -97,7 +95,7 @@ std::vector<std::string> write_python_files(const Registry& registry, const Json
     registrars += "register_" + record.name + ", ";
   }
   blocks << "\nPLUGIN_REGISTRARS = (" << registrars << ")\n";
-  std::ofstream(dir / "eulerstack_blocks.py") << blocks.str();
+  write_new_file(dir / "eulerstack_blocks.py", blocks.str());
   written.push_back("eulerstack_blocks.py");
   return written;
 }

@@ -1,9 +1,14 @@
 #include "output_dir.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "../atomic_file.hpp"
 #include "eulerstack/diagnostics.hpp"
 
 namespace fs = std::filesystem;
@@ -15,6 +20,8 @@ volatile std::sig_atomic_t interrupted = 0;
 
 extern "C" void on_signal(int) { interrupted = 1; }
 
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
 Error cannot_write(const fs::path& path, const std::string& reason) {
   return Error(make_error("IOError", "io.cannot_write", {{"path", path.string()}, {"reason", reason}}));
 }
@@ -22,7 +29,8 @@ Error cannot_write(const fs::path& path, const std::string& reason) {
 // A fresh, unique sibling of `target` named .<name>.<tag>-XXXXXX.
 fs::path unique_sibling(const fs::path& target, const char* tag) {
   std::string pattern = (target.parent_path() / ("." + target.filename().string() + "." + tag + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data())) throw cannot_write(target, "cannot create a directory beside it");
+  if (!::mkdtemp(pattern.data()))
+    throw cannot_write(target, std::string("cannot create a directory beside it: ") + std::strerror(errno));
   return pattern;
 }
 
@@ -36,25 +44,27 @@ StagedDirectory::StagedDirectory(fs::path target, bool replace) : target_(std::m
   if (target_.filename().empty()) target_ = target_.parent_path();  // "dir/" -> "dir"
   target_ = fs::absolute(target_);
   std::error_code ec;
-  if (fs::exists(target_, ec) && !fs::is_directory(target_, ec)) throw cannot_write(target_, "it is a file");
+  const auto status = fs::symlink_status(target_, ec);
+  if (fs::is_symlink(status)) throw cannot_write(target_, "it is a symbolic link; name the directory itself");
+  if (fs::exists(status) && !fs::is_directory(status)) throw cannot_write(target_, "it is a file");
   if (fs::is_directory(target_, ec) && !fs::is_empty(target_, ec) && !replace)
     throw Error(make_error("IOError", "io.output_dir_not_empty", {{"path", target_.string()}}));
   if (!fs::is_directory(target_.parent_path(), ec))
     throw cannot_write(target_, "the directory " + target_.parent_path().string() + " does not exist");
-  staging_ = unique_sibling(target_, "partial");
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  staging_ = unique_sibling(target_, "partial");  // 0700 while it is written
+  for (int signal : kStopSignals) std::signal(signal, on_signal);
 }
 
 StagedDirectory::~StagedDirectory() {
   std::error_code ec;
   if (!published_) fs::remove_all(staging_, ec);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  for (int signal : kStopSignals) std::signal(signal, SIG_DFL);
 }
 
 void StagedDirectory::publish() {
   check_interrupted();
+  // The directory appears as a plain mkdir would have made it.
+  if (::chmod(staging_.c_str(), 0777 & ~current_umask()) != 0) throw cannot_write(target_, std::strerror(errno));
   std::error_code ec;
   fs::path previous;
   if (fs::exists(target_, ec)) {

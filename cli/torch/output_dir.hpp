@@ -4,6 +4,8 @@
 // unpublished staging directory removes it, so an error or Ctrl-C (SIGINT and
 // SIGTERM are turned into an exception at the next `check_interrupted`) leaves
 // no partial directory behind and the user's existing directory untouched.
+// SIGHUP is treated like SIGINT and SIGTERM; SIGKILL cannot be, and leaves the
+// hidden .<name>.partial-XXXXXX sibling behind.
 
 #include <filesystem>
 
@@ -11,8 +13,8 @@ namespace eulerstack::cli {
 
 class StagedDirectory {
  public:
-  // Throws Error(IOError): the target is a file, or a non-empty directory and
-  // `replace` is false, or the parent is missing or not writable.
+  // Throws Error(IOError): the target is a file or a symbolic link, or a
+  // non-empty directory and `replace` is false, or the parent is missing or not writable.
   StagedDirectory(std::filesystem::path target, bool replace);
   ~StagedDirectory();
   StagedDirectory(const StagedDirectory&) = delete;
@@ -30,8 +32,8 @@ class StagedDirectory {
   bool published_ = false;
 };
 
-// Throws Error(IOError, io.interrupted) once SIGINT or SIGTERM arrived while a
-// StagedDirectory existed.
+// Throws Error(IOError, io.interrupted) once SIGINT, SIGTERM or SIGHUP arrived
+// while a StagedDirectory existed.
 void check_interrupted();
 
 }  // namespace eulerstack::cli

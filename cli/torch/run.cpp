@@ -88,7 +88,10 @@ int run_model(const Args& args, GlobalOptions globals) {
         throw Error(make_error("UsageError", "cli.usage",
                                {{"reason", "--model DIR brings its own spec and weights: drop the spec and --seed"},
                                 {"command", "run"}}));
-      ir = read_exported_ir(parsed["model"].as<std::string>());
+      const std::filesystem::path dir = parsed["model"].as<std::string>();
+      auto checked = checked_exported_ir(session, read_exported_ir(dir), (dir / "config.json").string());
+      if (!checked) return kInvalidSpec;
+      ir = std::move(*checked);
     } else {
       auto [file, r] = load_and_compile(session, parsed);
       session.print(r.diagnostics.errors);

@@ -2,11 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 
 #include <ATen/ATen.h>
 
+#include "../atomic_file.hpp"
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/runtime/initialize.hpp"
 #include "eulerstack/safetensors.hpp"
@@ -31,11 +31,6 @@ struct Shard {
   std::vector<safetensors::TensorEntry> entries;
   std::uint64_t bytes = 0;
 };
-
-void write_or_fail(std::ofstream& out, const char* data, std::size_t size, const fs::path& file) {
-  out.write(data, static_cast<std::streamsize>(size));
-  if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "write failed (disk full?)"}}));
-}
 
 }  // namespace
 
@@ -83,21 +78,20 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
     const std::string file_name = shards.size() == 1 ? "model.safetensors" : name;
     const fs::path file = dir / file_name;
-    std::ofstream out(file, std::ios::binary);
+    OutputFile out(file);
     const std::string head = safetensors::frame(shards[i].entries, {{"format", "pt"}});
-    write_or_fail(out, head.data(), head.size(), file);
+    out.write(head.data(), head.size());
     for (const auto& entry : shards[i].entries) {
       check_interrupted();
       const at::Tensor& parameter = parameters.at(entry.name);
       const at::Tensor value = initial_value(*rules.at(entry.name), seed, entry.name, parameter.sizes())
                                    .to(parameter.scalar_type())
                                    .contiguous();
-      write_or_fail(out, static_cast<const char*>(value.const_data_ptr()), entry.end - entry.begin, file);
+      out.write(value.const_data_ptr(), entry.end - entry.begin);
       progress.advance(entry.end - entry.begin);
       weight_map[entry.name] = file_name;
     }
     out.close();
-    if (!out) throw Error(make_error("IOError", "io.cannot_write", {{"path", file.string()}, {"reason", "close failed"}}));
     written.files.push_back(file_name);
   }
   if (shards.size() > 1) {

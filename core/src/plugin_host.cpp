@@ -87,7 +87,7 @@ std::optional<Diagnostic> bundle_problem(const fs::path& file, const fs::path& r
 fs::path executable_dir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
+  return ec ? fs::path() : exe.parent_path();  // unknown: no default plugin directories, never the cwd
 }
 
 std::vector<SearchDir> plugin_search_path(const PluginSearchOptions& options) {
@@ -213,7 +213,8 @@ void load_plugins(Registry& registry, const std::vector<SearchDir>& search_path)
   for (const auto& entry : search_path) {
     std::error_code ec;
     if (!fs::is_directory(entry.dir, ec)) {
-      fail(registry, entry.dir, plugin_error("plugin.dir_missing", {{"origin", entry.origin}}));
+      const bool file = fs::exists(entry.dir, ec);
+      fail(registry, entry.dir, plugin_error(file ? "plugin.dir_is_file" : "plugin.dir_missing", {{"origin", entry.origin}}));
       continue;
     }
     std::map<fs::path, ReadManifest> manifests;  // read once per search directory

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include "eulerstack/bounded_json.hpp"
+#include "eulerstack/checked_count.hpp"
 #include "eulerstack/diagnostics.hpp"
 
 namespace eulerstack::safetensors {
@@ -23,9 +25,10 @@ const std::map<std::string, std::size_t>& dtype_sizes() {
   return sizes;
 }
 
-std::uint64_t element_count(const std::vector<std::int64_t>& shape) {
-  std::uint64_t n = 1;
-  for (auto d : shape) n *= static_cast<std::uint64_t>(d);
+// Throws CountOverflow when the shape's product or its byte size does not fit in 64 bits.
+Count element_count(const std::vector<std::int64_t>& shape) {
+  Count n = 1;
+  for (auto d : shape) n *= d;
   return n;
 }
 
@@ -37,7 +40,9 @@ std::size_t dtype_size(const std::string& dtype) {
   return it->second;
 }
 
-std::uint64_t byte_size(const TensorEntry& entry) { return element_count(entry.shape) * dtype_size(entry.dtype); }
+std::uint64_t byte_size(const TensorEntry& entry) {
+  return static_cast<std::uint64_t>((element_count(entry.shape) * static_cast<std::int64_t>(dtype_size(entry.dtype))).value());
+}
 
 std::string frame(std::vector<TensorEntry>& entries, const Json& metadata) {
   nlohmann::json header = nlohmann::json::object();  // sorted keys: the same entries give the same bytes
@@ -76,14 +81,17 @@ Header read_header(const std::filesystem::path& file) {
   Header header;
   header.data_start = 8 + length;
   const std::uint64_t buffer = file_size - header.data_start;
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::string why;
+  auto parsed = parse_bounded_json(text, 3, why);  // {name: {dtype, shape: [...], data_offsets: [...]}}
+  if (!parsed) throw invalid(file, "the header is not JSON of the expected shape: " + why);
+  Json& json = *parsed;
   if (!json.is_object()) throw invalid(file, "the header is not a JSON object");
   for (auto& [name, value] : json.items()) {
     if (name == "__metadata__") {
       if (!value.is_object()) throw invalid(file, "__metadata__ is not an object");
       for (auto& [key, v] : value.items())
         if (!v.is_string()) throw invalid(file, "__metadata__." + key + " is not a string");
-      header.metadata = Json(value);
+      header.metadata = value;
       continue;
     }
     const std::string where = "tensor '" + name + "': ";
@@ -96,8 +104,15 @@ Header read_header(const std::filesystem::path& file) {
     entry.dtype = value["dtype"].get<std::string>();
     if (!value["shape"].is_array()) throw invalid(file, where + "shape is not a list");
     for (const auto& d : value["shape"]) {
-      if (!d.is_number_unsigned()) throw invalid(file, where + "shape " + value["shape"].dump() + " is not a list of sizes");
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+        throw invalid(file, where + "shape " + value["shape"].dump() + " is not a list of sizes");
       entry.shape.push_back(d.get<std::int64_t>());
+    }
+    std::uint64_t size = 0;
+    try {
+      size = byte_size(entry);
+    } catch (const CountOverflow&) {
+      throw invalid(file, where + "shape " + value["shape"].dump() + " of " + entry.dtype + " does not fit in 64 bits");
     }
     const auto& offsets = value["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
@@ -107,9 +122,9 @@ Header read_header(const std::filesystem::path& file) {
     if (entry.begin > entry.end || entry.end > buffer)
       throw invalid(file, where + "data_offsets " + offsets.dump() + " lie outside the " + std::to_string(buffer) +
                               "-byte data buffer");
-    if (entry.end - entry.begin != byte_size(entry))
+    if (entry.end - entry.begin != size)
       throw invalid(file, where + "holds " + std::to_string(entry.end - entry.begin) + " bytes but shape " +
-                              value["shape"].dump() + " of " + entry.dtype + " needs " + std::to_string(byte_size(entry)));
+                              value["shape"].dump() + " of " + entry.dtype + " needs " + std::to_string(size));
     header.tensors.push_back(std::move(entry));
   }
   std::sort(header.tensors.begin(), header.tensors.end(),

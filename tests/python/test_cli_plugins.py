@@ -161,3 +161,41 @@ def test_plugins_unknown_action_is_a_usage_error(cli):
     result = cli("plugins", "frobnicate")
     assert result.returncode == 2
     assert "unknown action 'frobnicate'" in result.stderr
+
+
+def test_a_plugin_dir_naming_a_file_is_reported_as_such(cli):
+    library = BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so"
+    result = cli("plugins", "--plugin-dir", library)
+    assert result.returncode == 3
+    assert f"plugin directory {library} (from --plugin-dir) is a file, not a directory" in result.stderr
+
+
+def test_empty_entries_of_the_plugin_path_never_mean_the_current_directory(cli, tmp_path):
+    # A library in the working directory must not be loaded through '', '::' or a trailing ':'.
+    (tmp_path / "libeulerstack_ffn.so").write_bytes((BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so").read_bytes())
+    result = cli("plugins", "--json", cwd=tmp_path, env=clean_env(EULERSTACK_PLUGIN_PATH="::", EULERSTACK_PLUGIN_SYSTEM_PATH=":"))
+    listing = json.loads(result.stdout)
+    assert listing["plugins"] == [] and listing["search_path"] == []
+
+
+def test_a_plugin_directory_writable_by_others_is_warned_about(cli, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    result = cli("--plugin-dir", shared, "validate", "--preset", "gpt2_style_mini")
+    assert result.returncode == 0, result.stderr
+    assert (f"PluginWarning: {shared} (plugins from --plugin-dir) is writable by other users: any of them can make "
+            "eulerstack run their code as you") in result.stderr
+    shared.chmod(0o755)
+    result = cli("--plugin-dir", shared, "validate", "--preset", "gpt2_style_mini")
+    assert "PluginWarning" not in result.stderr
+
+
+def test_a_plugin_library_writable_by_others_is_warned_about(cli, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    library = plugins / "libeulerstack_ffn.so"
+    library.write_bytes((BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so").read_bytes())
+    library.chmod(0o666)
+    result = cli("plugins", env=clean_env(EULERSTACK_PLUGIN_SYSTEM_PATH=plugins))
+    assert f"PluginWarning: {library} (plugins from EULERSTACK_PLUGIN_SYSTEM_PATH) is writable by other users" in result.stderr

@@ -169,3 +169,83 @@ def test_examples_run(tmp_path, example):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / example)], capture_output=True, text=True, env=env,
                        timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+# ------------------------------------------------------------------ hostile model directories
+
+
+def rewrite_config(model_dir, change):
+    config = json.loads((model_dir / "config.json").read_text())
+    change(config)
+    (model_dir / "config.json").write_text(json.dumps(config))
+
+
+def test_an_edited_ir_is_refused_naming_the_difference(cli, exported):
+    def edit(config):
+        config["eulerstack_ir"]["layers"][1]["norm"]["type"] = "layernorm"
+    rewrite_config(exported, edit)
+    r = run_model(cli, exported)
+    assert r.returncode == 4
+    assert "eulerstack_ir is not what its own sections compile to (first difference at /layers/1/norm/type)" in r.stderr
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("vocab_size", 1 << 40, "model.vocab_size = 1099511627776 is above the maximum 16777216"),
+    ("d_model", "wide", "model.d_model"),
+    ("n_heads", 0, "model.n_heads"),
+])
+def test_an_ir_the_front_end_refuses_is_never_built(cli, exported, field, value, message):
+    def edit(config):
+        config["eulerstack_ir"]["model"][field] = value
+    rewrite_config(exported, edit)
+    r = run_model(cli, exported)
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr and "config.json" in r.stderr
+
+
+def test_an_ir_with_a_huge_repeat_is_refused_before_any_layer_is_built(cli, exported):
+    def edit(config):
+        config["eulerstack_ir"]["layer_schedule"][0]["repeat"] = 10 ** 12
+    rewrite_config(exported, edit)
+    r = run_model(cli, exported)
+    assert r.returncode == 1
+    assert "layer_schedule[0].repeat = 1000000000000 is above the maximum 16384" in r.stderr
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("{\"eulerstack_ir\": " + "[" * 100000 + "]" * 100000 + "}", "nests deeper than 64 levels"),
+    ("{\"eulerstack_ir\": {", "parse error"),
+    ("", "parse error"),
+])
+def test_a_malformed_config_json_is_refused(cli, exported, text, reason):
+    (exported / "config.json").write_text(text)
+    r = run_model(cli, exported)
+    assert r.returncode == 4, r.stderr
+    assert "config.json is not usable JSON" in r.stderr and reason in r.stderr
+
+
+def test_a_header_whose_shape_overflows_is_refused(cli, exported):
+    def huge(h):
+        h["model.norm.weight"]["shape"] = [1 << 32, 1 << 32]
+    rewrite_header(exported / "model.safetensors", huge)
+    r = run_model(cli, exported)
+    assert r.returncode == 4
+    assert "tensor 'model.norm.weight': shape [4294967296,4294967296] of F32 does not fit in 64 bits" in r.stderr
+
+
+def test_a_header_claiming_a_huge_length_is_refused_unread(cli, exported):
+    weights = exported / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(struct.pack("<Q", 1 << 62) + data[8:])
+    r = run_model(cli, exported)
+    assert r.returncode == 4
+    assert "the header claims 4611686018427387904 bytes, more than the 100 MB limit" in r.stderr
+
+
+def test_a_deeply_nested_header_is_refused(cli, exported):
+    weights = exported / "model.safetensors"
+    text = b'{"x": ' + b"[" * 50000 + b"]" * 50000 + b"}"
+    weights.write_bytes(struct.pack("<Q", len(text)) + text)
+    r = run_model(cli, exported)
+    assert r.returncode == 4
+    assert "nests deeper than 3 levels" in r.stderr

@@ -38,6 +38,8 @@ NOT_FROM_A_SPEC_FILE: dict[str, str] = {}
 # Ids that the generated tests below cover (inputs too big or too odd for a corpus file).
 GENERATED = {
     "spec.too_large": "test_too_large_is_refused_before_parsing (an 8 MiB + 1 byte file)",
+    "spec.scalar_too_long": "test_hostile_yaml.py::test_a_value_over_the_length_limit_is_refused (a 4 KiB value)",
+    "spec.too_large_expanded": "test_hostile_yaml.py::test_aliases_of_a_long_value_are_refused_by_their_bytes",
 }
 
 VALID = (SPECS / "valid" / "base.yml").read_text().split("\n", 1)[1]  # without its '# rule:' line

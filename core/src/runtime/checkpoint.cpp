@@ -2,10 +2,12 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <ATen/ATen.h>
 
+#include "eulerstack/bounded_json.hpp"
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/safetensors.hpp"
 
@@ -16,6 +18,26 @@ namespace {
 
 Error mismatch(const fs::path& where, const std::string& reason) {
   return Error(make_error("IOError", "weights.mismatch", {{"file", where.string()}, {"reason", reason}}));
+}
+
+// config.json of the largest stack the front end allows is some tens of MB.
+constexpr std::uintmax_t kMaxJsonBytes = 64u << 20;
+constexpr std::size_t kMaxJsonDepth = 64;
+
+// A JSON file of the model directory, read within bounds; nullopt with `why` when it is not usable JSON.
+std::optional<Json> read_json_file(const fs::path& file, std::string& why) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  std::ifstream in(file, std::ios::binary);
+  if (!in || ec) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
+  if (size > kMaxJsonBytes) {
+    why = "it is " + std::to_string(size) + " bytes, more than the " + std::to_string(kMaxJsonBytes) + "-byte limit";
+    return std::nullopt;
+  }
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return parse_bounded_json(text, kMaxJsonDepth, why);
 }
 
 at::ScalarType scalar_type_of(const std::string& dtype) {
@@ -30,8 +52,10 @@ std::vector<fs::path> weight_files(const fs::path& dir) {
   const fs::path index = dir / "model.safetensors.index.json";
   std::error_code ec;
   if (fs::exists(index, ec)) {
-    std::ifstream in(index);
-    const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    std::string why;
+    const auto parsed = read_json_file(index, why);
+    if (!parsed) throw mismatch(index, "the index is not usable JSON: " + why);
+    const Json& json = *parsed;
     if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
       throw mismatch(index, "the index has no weight_map");
     std::set<std::string> files;
@@ -55,9 +79,12 @@ std::vector<fs::path> weight_files(const fs::path& dir) {
 
 Json read_exported_ir(const fs::path& dir) {
   const fs::path file = dir / "config.json";
-  std::ifstream in(file);
-  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
-  Json config = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
+  std::string why;
+  auto parsed = read_json_file(file, why);
+  if (!parsed) throw mismatch(file, "config.json is not usable JSON: " + why);
+  Json& config = *parsed;
   if (!config.is_object() || !config.contains("eulerstack_ir") || !config["eulerstack_ir"].is_object())
     throw mismatch(file, "config.json has no eulerstack_ir: the directory was not exported by eulerstack");
   return config["eulerstack_ir"];

@@ -40,11 +40,18 @@ Diagnostic error_at(const SpecDocument& doc, const std::string& path, std::strin
   return make_error("ValidationError", std::move(id), std::move(args), at_key ? doc.key_at(path) : doc.at(path));
 }
 
+static bool is_whole_expression(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return first != std::string_view::npos && last - first >= 2 && text.substr(first, 2) == "${" && text[last] == '}';
+}
+
 Json check_value(const Json& value, const ParamSpec& spec, const std::string& path, const SpecDocument& doc,
                  Diagnostics& out) {
   auto wrong_type = [&](const char* expected) {
-    // An expression that failed stays as its text; its error is already reported.
-    if (value.is_string() && value.get<std::string>().find("${") != std::string::npos) return spec.default_value;
+    // A whole `${...}` still a string failed, and its error is already reported; text
+    // around a `${...}` is no expression (never evaluated) and is a wrong type like any text.
+    if (value.is_string() && is_whole_expression(value.get<std::string>())) return spec.default_value;
     out.errors.push_back(error_at(doc, path, "spec.wrong_type",
                                   {{"expected", expected}, {"actual", value_type_name(value)}, {"value", show(value)}}));
     return spec.default_value;

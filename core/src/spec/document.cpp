@@ -13,6 +13,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "input_limits.hpp"
+
 namespace eulerstack::spec {
 namespace {
 
@@ -242,21 +244,6 @@ class Converter {
   std::size_t nodes_ = 0;
 };
 
-// 1-based line of the first invalid UTF-8 sequence, or 0.
-std::size_t first_invalid_utf8_line(std::string_view text) {
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') ++line;
-    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return line;
-    for (std::size_t k = 1; k < length; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return line;
-    i += length;
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::string child_path(std::string_view parent, std::string_view key) {
@@ -290,11 +277,7 @@ SourceLocation SpecDocument::key_at(std::string_view path) const {
 SpecDocument parse_spec(std::string_view text, std::string file, const LoadLimits& limits) {
   SpecDocument doc;
   doc.file = std::move(file);
-  if (text.size() > limits.max_bytes)
-    fail("spec.too_large", {{"bytes", std::to_string(text.size())}, {"limit", std::to_string(limits.max_bytes)}},
-         {doc.file, 0, 0});
-  if (auto line = first_invalid_utf8_line(text))
-    fail("spec.not_utf8", {}, {doc.file, static_cast<int>(line), 0});
+  check_spec_input(text, doc.file, limits);
   YAML::Node node;
   const std::string source(text);
   try {
@@ -308,18 +291,7 @@ SpecDocument parse_spec(std::string_view text, std::string file, const LoadLimit
 }
 
 SpecDocument load_spec_file(const std::filesystem::path& path, const LoadLimits& limits) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(make_error("IOError", "io.is_directory", {{"path", path.string()}}));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", path.string()}}));
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > limits.max_bytes)  // before reading any of it
-    fail("spec.too_large", {{"bytes", std::to_string(size)}, {"limit", std::to_string(limits.max_bytes)}},
-         {path.string(), 0, 0});
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parse_spec(buffer.str(), path.string(), limits);
+  return parse_spec(read_spec_bytes(path, limits), path.string(), limits);
 }
 
 }  // namespace eulerstack::spec

@@ -14,6 +14,11 @@ const std::vector<std::string> kRequiredSections{"model", "tokenizer_contract", 
                                                  "layer_schedule", "head"};
 const std::vector<std::string> kOptionalSections{"training_hints", "compatibility"};
 
+// Whether a normalized section holds `value` at `key` (a wrongly typed value was reported and may be anything).
+bool has_value(const Json& section, const char* key, const char* value) {
+  return section.is_object() && section.contains(key) && section.at(key) == value;
+}
+
 Json section(const Json& root, const std::string& name) {
   auto it = root.find(name);
   return it == root.end() ? Json() : *it;
@@ -88,7 +93,7 @@ Json check_template(SpecContext& ctx, const Json& value, const std::string& path
     if (auto ffn = block_mapping(ctx, BlockKind::Ffn, value.at("ffn"), child_path(path, "ffn"))) tmpl["ffn"] = *ffn;
   tmpl["norm"] = check_params(section(value, "norm"), norm_params(), child_path(path, "norm"), ctx.doc, ctx.out);
   tmpl["residual"] = check_params(section(value, "residual"), residual_params(), child_path(path, "residual"), ctx.doc, ctx.out);
-  if (tmpl["residual"].value("type", "") == "hyper_connection")
+  if (has_value(tmpl["residual"], "type", "hyper_connection"))
     report_not_provided(ctx, child_path(path, "residual.type"), "residual.type: hyper_connection",
                          "manifold-constrained hyper-connections (mHC)");
 
@@ -255,7 +260,7 @@ NormalizedSpec check_schema(SpecContext& ctx, const Json& root) {
   if (root.contains("layer_schedule")) spec.schedule = check_schedule(ctx, root.at("layer_schedule"), spec.templates);
 
   spec.head = check_section(ctx, root, "head", head_params());
-  if (spec.head.value("type", "") == "causal_lm_mtp")
+  if (has_value(spec.head, "type", "causal_lm_mtp"))
     report_not_provided(ctx, "head.type", "head.type: causal_lm_mtp", "multi-token prediction head");
   spec.training_hints = check_section(ctx, root, "training_hints", training_hints_params());
   spec.compatibility = check_section(ctx, root, "compatibility", compatibility_params());

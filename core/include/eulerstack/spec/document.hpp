@@ -14,11 +14,14 @@
 
 namespace eulerstack::spec {
 
-// Bounds that keep hostile input (alias bombs, deep nesting) from eating the machine.
+// Bounds that keep hostile input (alias bombs, deep nesting) from eating the
+// machine; checked while streaming the YAML, before the tree is built (docs/SPEC.md#limits).
 struct LoadLimits {
-  std::size_t max_bytes = 8u << 20;     // 8 MiB of YAML
-  std::size_t max_nodes = 1u << 20;     // after alias expansion
+  std::size_t max_bytes = 8u << 20;            // 8 MiB of YAML
+  std::size_t max_nodes = 1u << 17;            // after alias expansion, keys included
   std::size_t max_depth = 64;
+  std::size_t max_scalar_bytes = 4096;         // one key or value
+  std::size_t max_expanded_bytes = 32u << 20;  // scalars and located paths after alias expansion
 };
 
 class SpecDocument {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) into
+# build-fuzz/: fuzz_spec (a spec's bytes through the front end), fuzz_exported_ir
+# (config.json as `run --model` reads it), fuzz_safetensors (the header reader).
+# Needs clang (Debian: clang-14) and a configured build/ for the generated headers.
+#   bench/fuzz/build.sh [BUILD_DIR]        (default: build, the regular build)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+out=$root/build-fuzz
+cxx=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14)}
+python=${PYTHON:-$root/.venv/bin/python}
+torch_include=$("$python" "$root/scripts/find_torch.py" | sed -n 's/^include=//p')
+mkdir -p "$out/obj"
+flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+       -D_GLIBCXX_USE_CXX11_ABI=1 -DBOOST_DLL_USE_STD_FS -DBOOST_ALL_NO_LIB
+       -DEULERSTACK_INSTALLED_PLUGIN_DIR='"../lib/eulerstack/plugins"' -DEULERSTACK_BUILD_TREE_PLUGIN_DIR='"../plugins"'
+       -I"$root/core/include" -I"$build/core" -I"$build/core/include" -idirafter "$torch_include")
+objects=()
+compile() {  # SOURCE OBJECT [EXTRA FLAGS...]
+  local src=$1 obj=$2; shift 2
+  if [[ ! -f $obj || $src -nt $obj ]]; then "$cxx" "${flags[@]}" "$@" -c "$src" -o "$obj"; fi
+  objects+=("$obj")
+}
+for src in "$root"/core/src/*.cpp "$root"/core/src/spec/*.cpp; do
+  compile "$src" "$out/obj/$(basename "$(dirname "$src")")_$(basename "$src" .cpp).o"
+done
+declare -A plugins=([attention]=mixers/attention/attention_plugin.cpp [mamba]=mixers/mamba/mamba_plugin.cpp
+                    [retnet]=mixers/retnet/retnet_plugin.cpp [ffn]=ffn/ffn_plugin.cpp [moe]=moe/moe_plugin.cpp
+                    [positional]=positional/positional_plugin.cpp)
+for name in "${!plugins[@]}"; do  # each descriptor's alias renamed, so all six link into one binary
+  compile "$root/plugins/${plugins[$name]}" "$out/obj/plugin_$name.o" -Deulerstack_plugin=eulerstack_plugin_$name
+done
+compile "$root/bench/fuzz/builtin_registry.cpp" "$out/obj/builtin_registry.o"
+for target in fuzz_spec fuzz_exported_ir fuzz_safetensors; do
+  "$cxx" "${flags[@]}" -fsanitize=fuzzer "$root/bench/fuzz/$target.cpp" "${objects[@]}" \
+    -lyaml-cpp -lfmt -ldl -o "$out/$target"
+done
+echo "built: $out/fuzz_spec $out/fuzz_exported_ir $out/fuzz_safetensors"
