@@ -15,7 +15,8 @@ void add_spec_options(cxxopts::Options& options) {
   options.positional_help("[SPEC.yml]");
 }
 
-LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed) {
+LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed,
+                            std::optional<spec::SpecDocument>* keep_document) {
   std::string name;
   if (parsed.count("preset")) name = parsed["preset"].as<std::string>();
   else if (parsed.count("spec")) name = parsed["spec"].as<std::string>();
@@ -24,7 +25,17 @@ LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed
   if (!path) throw Error(make_error("UsageError", "cli.unknown_preset", {{"name", name}}));
   auto doc = spec::load_spec_file(*path);
   doc.file = name.find('/') == std::string::npos && !std::filesystem::exists(name) ? path->string() : name;
+  if (keep_document) *keep_document = doc;
   return {doc.file, spec::compile_spec(std::move(doc), session.registry())};
+}
+
+Error located_in_spec(const Error& error, const spec::SpecDocument& spec) {
+  std::vector<Diagnostic> diagnostics = error.diagnostics();
+  for (auto& d : diagnostics) {
+    auto path = d.args.find("yaml_path");
+    if (d.where.file.empty() && path != d.args.end()) d.where = spec.at(path->second);
+  }
+  return Error(std::move(diagnostics));
 }
 
 std::optional<Json> checked_exported_ir(Session& session, const Json& stored, const std::string& file) {

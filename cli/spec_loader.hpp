@@ -21,8 +21,15 @@ struct LoadedSpec {
 };
 
 // Throws Error (UsageError when no spec is named, IOError when unreadable,
-// ValidationError for YAML-level problems).
-LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed);
+// ValidationError for YAML-level problems). With `keep_document`, the parsed
+// spec is kept there too, for locating later errors (located_in_spec).
+LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed,
+                            std::optional<spec::SpecDocument>* keep_document = nullptr);
+
+// An error from building or running a block names the block's spec path
+// (argument `yaml_path`, see core/src/runtime/block_site.hpp); this gives such
+// diagnostics the file:line:column of that path in `spec`.
+Error located_in_spec(const Error& error, const spec::SpecDocument& spec);
 
 // The IR read back from an exported model's config.json, recompiled from its
 // own sections (spec/exported_ir.hpp) so that nothing is built from an IR the

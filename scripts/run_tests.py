@@ -2,7 +2,8 @@
 """Run meson's test suites and pytest; print one combined 'N passed, N failed' line.
 
 doctest suites are counted by test case (from their summary line), other meson
-tests and pytest by test.
+tests and pytest by test. EULERSTACK_BUILD names another build directory
+(scripts/sanitize runs everything against build-asan/).
 """
 import json
 import os
@@ -12,7 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.path.abspath(os.environ.get("EULERSTACK_BUILD", os.path.join(ROOT, "build")))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 DOCTEST_SUMMARY = re.compile(r"\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 

@@ -34,6 +34,6 @@ done
 compile "$root/bench/fuzz/builtin_registry.cpp" "$out/obj/builtin_registry.o"
 for target in fuzz_spec fuzz_exported_ir fuzz_safetensors; do
   "$cxx" "${flags[@]}" -fsanitize=fuzzer "$root/bench/fuzz/$target.cpp" "${objects[@]}" \
-    -lyaml-cpp -lfmt -ldl -o "$out/$target"
+    -lyaml-cpp -lfmt -lcrypto -ldl -o "$out/$target"
 done
 echo "built: $out/fuzz_spec $out/fuzz_exported_ir $out/fuzz_safetensors"

@@ -30,12 +30,13 @@ int export_model(const Args& args, GlobalOptions globals) {
   add_spec_options(options);
   add_compile_options(options);
   cxxopts::ParseResult parsed;
+  std::optional<spec::SpecDocument> spec_document;
   return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     require_one_compile_mode(parsed);
     const std::uint64_t max_shard = parse_size(parsed["max-shard-size"].as<std::string>());
     Session session(globals);
-    auto [file, r] = load_and_compile(session, parsed);
+    auto [file, r] = load_and_compile(session, parsed, &spec_document);
     session.print(r.diagnostics.errors);
     session.print(r.diagnostics.warnings);
     if (!r.ok()) return kInvalidSpec;
@@ -69,7 +70,7 @@ int export_model(const Args& args, GlobalOptions globals) {
               << session.text("export.layers", {{"layers", std::to_string(r.ir.at("layers").size())}}) << "\n"
               << session.text("export.load", {{"path", path}}) << "\n";
     return kSuccess;
-  });
+  }, &spec_document);
 }
 
 }  // namespace

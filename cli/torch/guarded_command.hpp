@@ -4,16 +4,20 @@
 // RuntimeError runtime.failed, and every Error is printed in the user's
 // language and mapped to an exit code.
 
+#include <optional>
+
 #include <c10/util/Exception.h>
 
 #include "../command.hpp"
+#include "../spec_loader.hpp"
 
 namespace eulerstack::cli {
 
 // `globals` is read after `body` ran, so options the body parsed (--lang after
-// the command name) apply to the error message too.
+// the command name) apply to the error message too. When the body keeps the
+// spec it ran in `spec`, errors naming a block's spec path are located in it.
 template <class Body>
-int guarded_command(const GlobalOptions& globals, Body body) {
+int guarded_command(const GlobalOptions& globals, Body body, const std::optional<spec::SpecDocument>* spec = nullptr) {
   try {
     try {
       return body();
@@ -21,7 +25,7 @@ int guarded_command(const GlobalOptions& globals, Body body) {
       throw Error(make_error("RuntimeError", "runtime.failed", {{"reason", e.what_without_backtrace()}}));
     }
   } catch (const Error& e) {
-    return report(globals, e);
+    return report(globals, spec && *spec ? located_in_spec(e, **spec) : e);
   }
 }
 

@@ -72,6 +72,7 @@ int run_model(const Args& args, GlobalOptions globals) {
       "top", "how many next-token candidates to print", cxxopts::value<std::int64_t>()->default_value("5"))(
       "threads", "CPU threads for LibTorch (default: LibTorch's, one per physical core)", cxxopts::value<int>());
   cxxopts::ParseResult parsed;
+  std::optional<spec::SpecDocument> spec_document;
   return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     if (parsed.count("threads")) {
@@ -93,7 +94,7 @@ int run_model(const Args& args, GlobalOptions globals) {
       if (!checked) return kInvalidSpec;
       ir = std::move(*checked);
     } else {
-      auto [file, r] = load_and_compile(session, parsed);
+      auto [file, r] = load_and_compile(session, parsed, &spec_document);
       session.print(r.diagnostics.errors);
       session.print(r.diagnostics.warnings);
       if (!r.ok()) return kInvalidSpec;
@@ -141,7 +142,7 @@ int run_model(const Args& args, GlobalOptions globals) {
       std::cout << session.text("run.logits_written", {{"path", path}, {"shape", npy_shape(logits)}}) << "\n";
     }
     return kSuccess;
-  });
+  }, &spec_document);
 }
 
 }  // namespace

@@ -9,7 +9,9 @@ DecoderLayer::DecoderLayer(const Json& layer, std::int64_t d_model, std::shared_
     : pre_norm_(layer.at("norm").at("position") == "pre"),
       parallel_(layer.at("residual").at("type") == "parallel"),
       scaling_(layer.at("residual").at("scaling").get<double>()),
-      dropout_(dropout) {
+      dropout_(dropout),
+      mixer_site_(BlockSite::of_layer(layer, "mixer")),
+      ffn_site_(BlockSite::of_layer(layer, "ffn")) {
   const auto norm_type = layer.at("norm").at("type").get<std::string>();
   mixer_norm_ = register_module("mixer_norm", std::make_shared<Norm>(norm_type, d_model, options));
   mixer_ = register_module("mixer", std::move(mixer));
@@ -23,22 +25,44 @@ at::Tensor DecoderLayer::branch(const at::Tensor& y) const {
   return dropout_ > 0.0 ? at::dropout(out, dropout_, is_training()) : out;
 }
 
+at::Tensor DecoderLayer::run_mixer(const at::Tensor& x, const MixerInput& input) {
+  at::Tensor y;
+  try {
+    y = mixer_->forward(x, input);
+  } catch (...) {
+    rethrow_at(mixer_site_, "runtime.block_forward_failed");
+  }
+  require_same_shape(mixer_site_, x, y);
+  return y;
+}
+
+FfnOutput DecoderLayer::run_ffn(const at::Tensor& x, const FfnInput& input) {
+  FfnOutput out;
+  try {
+    out = ffn_->forward(x, input);
+  } catch (...) {
+    rethrow_at(ffn_site_, "runtime.block_forward_failed");
+  }
+  require_same_shape(ffn_site_, x, out.hidden);
+  return out;
+}
+
 FfnOutput DecoderLayer::forward(const at::Tensor& x, const MixerInput& mixer_input, const FfnInput& ffn_input) {
   if (parallel_) {
     const at::Tensor in = pre_norm_ ? mixer_norm_->forward(x) : x;
-    FfnOutput ffn = ffn_->forward(in, ffn_input);
-    at::Tensor sum = x + branch(mixer_->forward(in, mixer_input)) + branch(ffn.hidden);
+    FfnOutput ffn = run_ffn(in, ffn_input);
+    at::Tensor sum = x + branch(run_mixer(in, mixer_input)) + branch(ffn.hidden);
     ffn.hidden = pre_norm_ ? sum : mixer_norm_->forward(sum);
     return ffn;
   }
   if (pre_norm_) {
-    const at::Tensor h = x + branch(mixer_->forward(mixer_norm_->forward(x), mixer_input));
-    FfnOutput ffn = ffn_->forward(ffn_norm_->forward(h), ffn_input);
+    const at::Tensor h = x + branch(run_mixer(mixer_norm_->forward(x), mixer_input));
+    FfnOutput ffn = run_ffn(ffn_norm_->forward(h), ffn_input);
     ffn.hidden = h + branch(ffn.hidden);
     return ffn;
   }
-  const at::Tensor h = mixer_norm_->forward(x + branch(mixer_->forward(x, mixer_input)));
-  FfnOutput ffn = ffn_->forward(h, ffn_input);
+  const at::Tensor h = mixer_norm_->forward(x + branch(run_mixer(x, mixer_input)));
+  FfnOutput ffn = run_ffn(h, ffn_input);
   ffn.hidden = ffn_norm_->forward(h + branch(ffn.hidden));
   return ffn;
 }

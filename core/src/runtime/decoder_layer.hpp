@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "block_site.hpp"
 #include "eulerstack/runtime/interfaces.hpp"
 #include "layer_parts.hpp"
 
@@ -22,6 +23,9 @@ class DecoderLayer : public torch::nn::Module {
 
  private:
   at::Tensor branch(const at::Tensor& y) const;  // scaling and residual dropout
+  // The plugins' forwards; a failure or a wrong shape names the plugin and the layer.
+  at::Tensor run_mixer(const at::Tensor& x, const MixerInput& input);
+  FfnOutput run_ffn(const at::Tensor& x, const FfnInput& input);
 
   bool pre_norm_;
   bool parallel_;
@@ -31,6 +35,8 @@ class DecoderLayer : public torch::nn::Module {
   std::shared_ptr<MixerModule> mixer_;
   std::shared_ptr<Norm> ffn_norm_;  // null with a parallel residual (one norm feeds both)
   std::shared_ptr<FfnModule> ffn_;
+  BlockSite mixer_site_;
+  BlockSite ffn_site_;
 };
 
 }  // namespace eulerstack

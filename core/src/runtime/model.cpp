@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "block_site.hpp"
 #include "decoder_layer.hpp"
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/runtime/initialize.hpp"
@@ -16,6 +17,16 @@ Error unsupported(std::string block, std::string param, std::string value, std::
   return Error(make_error("RuntimeError", "runtime.unsupported_param",
                           {{"block", std::move(block)}, {"param", std::move(param)}, {"value", std::move(value)},
                            {"supported", std::move(supported)}}));
+}
+
+// A layer's mixer or FFN from its plugin's factory; a failure names the plugin and the layer.
+template <class Factory>
+auto build_block(const Json& layer, const std::string& kind, Factory factory) {
+  try {
+    return factory();
+  } catch (...) {
+    rethrow_at(BlockSite::of_layer(layer, kind), "runtime.block_build_failed");
+  }
 }
 
 }  // namespace
@@ -74,15 +85,20 @@ CausalLM::CausalLM(Json ir, const ModuleCatalog& catalog, const BuildOptions& op
   embed_tokens_ = backbone_->register_module(
       "embed_tokens",
       std::make_shared<TokenEmbedding>(model.at("vocab_size").get<std::int64_t>(), d, tensor_options, base.init_std));
-  positional_ = backbone_->register_module("embed_positions",
-                                           catalog.make_positional(embedding.at("positional"), base));
+  std::shared_ptr<PositionalModule> positional;
+  try {
+    positional = catalog.make_positional(embedding.at("positional"), base);
+  } catch (...) {
+    rethrow_at(BlockSite::of_positional(embedding.at("positional")), "runtime.model_block_build_failed");
+  }
+  positional_ = backbone_->register_module("embed_positions", std::move(positional));
 
   auto stack = backbone_->register_module("layers", std::make_shared<torch::nn::Module>("Layers"));
   for (const auto& layer : layers) {
     ModuleContext context = base;
     context.block.layer_index = layer.at("index").get<int>();
-    auto mixer = catalog.make_mixer(layer.at("mixer"), context);
-    auto ffn = catalog.make_ffn(layer.at("ffn"), context);
+    auto mixer = build_block(layer, "mixer", [&] { return catalog.make_mixer(layer.at("mixer"), context); });
+    auto ffn = build_block(layer, "ffn", [&] { return catalog.make_ffn(layer.at("ffn"), context); });
     layers_.push_back(stack->register_module(std::to_string(layers_.size()),
                                              std::make_shared<DecoderLayer>(layer, d, std::move(mixer), std::move(ffn),
                                                                             tensor_options, dropout)));
