@@ -19,7 +19,9 @@ flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-saniti
 objects=()
 compile() {  # SOURCE OBJECT [EXTRA FLAGS...]
   local src=$1 obj=$2; shift 2
-  if [[ ! -f $obj || $src -nt $obj ]]; then "$cxx" "${flags[@]}" "$@" -c "$src" -o "$obj"; fi
+  if [[ ! -f $obj || $src -nt $obj || -n $(find "$root/core" "$root/plugins" "$build/core" -name '*.hpp' -newer "$obj" -print -quit) ]]; then
+    "$cxx" "${flags[@]}" "$@" -c "$src" -o "$obj"
+  fi
   objects+=("$obj")
 }
 for src in "$root"/core/src/*.cpp "$root"/core/src/spec/*.cpp; do

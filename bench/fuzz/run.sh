@@ -2,11 +2,13 @@
 # Runs one or all fuzz targets (built by bench/fuzz/build.sh) for SECONDS each,
 # niced, one core each, seeded from the presets, the spec corpus and (when
 # build/cli/eulerstack exists) configs and weights exported from the mini presets.
-# Findings go to build-fuzz/findings/TARGET/; the grown corpus stays in build-fuzz/corpus/TARGET/.
+# Findings go to build-fuzz/findings/TARGET/; the grown corpus stays in build-fuzz/corpus/TARGET/
+# (FUZZ_WORK=DIR puts both under DIR instead). Exits 1 when a target found something.
 #   bench/fuzz/run.sh SECONDS [fuzz_spec|fuzz_exported_ir|fuzz_safetensors]...
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
+work=${FUZZ_WORK:-$out}
 seconds=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
 targets=("${@:-fuzz_spec fuzz_exported_ir fuzz_safetensors}")
@@ -38,11 +40,13 @@ seed() {  # TARGET DIR
   esac
 }
 
+status=0
 for target in "${targets[@]}"; do
-  corpus=$out/corpus/$target findings=$out/findings/$target
+  corpus=$work/corpus/$target findings=$work/findings/$target
   mkdir -p "$findings"
   [[ -d $corpus ]] || seed "$target" "$corpus"
   echo "== $target for ${seconds}s"
   nice -n 19 "$out/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-    -max_len=131072 -print_final_stats=1 -artifact_prefix="$findings/" 2>&1 | tail -n 25
+    -max_len=131072 -print_final_stats=1 -artifact_prefix="$findings/" 2>&1 | tail -n 25 || status=1
 done
+exit $status
