@@ -46,7 +46,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$findings"
   [[ -d $corpus ]] || seed "$target" "$corpus"
   echo "== $target for ${seconds}s"
-  nice -n 19 "$out/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  nice -n "${FUZZ_NICE:-19}" "$out/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -max_len=131072 -print_final_stats=1 -artifact_prefix="$findings/" 2>&1 | tail -n 25 || status=1
 done
 exit $status

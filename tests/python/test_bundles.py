@@ -149,3 +149,10 @@ def _timed(cli, command):
     result = cli(command, "--preset", "llama_style_mini")
     assert result.returncode == 0, result.stderr
     return time.perf_counter() - start
+
+
+def test_manifest_of_a_directory_without_plugins_is_refused(cli, tmp_path):
+    written = cli("plugins", "manifest", tmp_path, "--name", "empty", "--version", "1.0")
+    assert written.returncode == 3
+    assert f"no plugin library found in {tmp_path}" in written.stderr
+    assert not (tmp_path / "bundle.json").exists()
