@@ -39,6 +39,11 @@ MessageArgs BlockSite::args() const {
 }
 
 void rethrow_at(const BlockSite& site, const char* failure_id) {
+  auto failure = [&](std::string reason) {
+    MessageArgs args = site.args();
+    args["reason"] = std::move(reason);
+    return Error(make_error("PluginError", failure_id, std::move(args)));
+  };
   try {
     throw;
   } catch (const Error& e) {
@@ -48,17 +53,11 @@ void rethrow_at(const BlockSite& site, const char* failure_id) {
     first.args.emplace("yaml_path", site.yaml_path);
     throw Error(std::move(diagnostics));
   } catch (const c10::Error& e) {
-    MessageArgs args = site.args();
-    args["reason"] = e.what_without_backtrace();
-    throw Error(make_error("PluginError", failure_id, args));
+    throw failure(e.what_without_backtrace());
   } catch (const std::exception& e) {
-    MessageArgs args = site.args();
-    args["reason"] = e.what();
-    throw Error(make_error("PluginError", failure_id, args));
+    throw failure(e.what());
   } catch (...) {
-    MessageArgs args = site.args();
-    args["reason"] = "an exception that is not a std::exception";
-    throw Error(make_error("PluginError", failure_id, args));
+    throw failure("an exception that is not a std::exception");
   }
 }
 
