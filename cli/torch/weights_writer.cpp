@@ -82,13 +82,13 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
     const std::string head = safetensors::frame(shards[i].entries, {{"format", "pt"}});
     out.write(head.data(), head.size());
     for (const auto& entry : shards[i].entries) {
-      check_interrupted();
       const at::Tensor& parameter = parameters.at(entry.name);
-      const at::Tensor value = initial_value(*rules.at(entry.name), seed, entry.name, parameter.sizes())
-                                   .to(parameter.scalar_type())
-                                   .contiguous();
-      out.write(value.const_data_ptr(), entry.end - entry.begin);
-      progress.advance(entry.end - entry.begin);
+      for_each_initial_piece(*rules.at(entry.name), seed, entry.name, parameter.sizes(), [&](const at::Tensor& piece) {
+        check_interrupted();
+        const at::Tensor value = piece.to(parameter.scalar_type()).contiguous();
+        out.write(value.const_data_ptr(), value.nbytes());
+        progress.advance(value.nbytes());
+      });
       weight_map[entry.name] = file_name;
     }
     out.close();

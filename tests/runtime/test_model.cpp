@@ -123,6 +123,35 @@ TEST_CASE("initialisation is deterministic per seed and independent of build ord
   CHECK(at::equal(embed, expected));
 }
 
+TEST_CASE("a large parameter is drawn in pieces that stream to exactly its initial value") {
+  using eulerstack::kInitPieceElements;
+  const std::vector<std::int64_t> shape{3, kInitPieceElements / 2 + 5};  // 1.5 pieces and 15 elements: 2 pieces
+  const auto rule = eulerstack::init::normal(0.02);
+  const auto whole = eulerstack::initial_value(rule, 11, "model.embed_tokens.weight", shape);
+  std::vector<at::Tensor> pieces;
+  eulerstack::for_each_initial_piece(rule, 11, "model.embed_tokens.weight", shape,
+                                     [&](const at::Tensor& piece) { pieces.push_back(piece.clone()); });
+  REQUIRE(pieces.size() == 2);
+  CHECK(pieces[0].numel() == kInitPieceElements);
+  CHECK(at::equal(at::cat(pieces), whole.flatten()));
+  // Each piece has its own generator: the second does not repeat the first.
+  CHECK_FALSE(at::equal(pieces[1].narrow(0, 0, 64), pieces[0].narrow(0, 0, 64)));
+  // The first piece is what a one-piece tensor of that name gets.
+  const auto small = eulerstack::initial_value(rule, 11, "model.embed_tokens.weight", {kInitPieceElements});
+  CHECK(at::equal(small, pieces[0]));
+
+  // A rule that looks at positions is never cut: one piece, the whole tensor.
+  const eulerstack::InitRule positional = [](at::Tensor& t, at::Generator&) {
+    t.copy_(at::arange(t.numel(), t.options()).view(t.sizes()));
+  };
+  int calls = 0;
+  eulerstack::for_each_initial_piece(positional, 11, "w", shape, [&](const at::Tensor& piece) {
+    ++calls;
+    CHECK(at::equal(piece, eulerstack::initial_value(positional, 11, "w", shape).flatten()));
+  });
+  CHECK(calls == 1);
+}
+
 TEST_CASE("every mini preset: cached incremental decoding equals the full forward") {
   for (const auto& name : rt::preset_names(/*mini=*/true)) {
     CAPTURE(name);

@@ -1,26 +1,41 @@
 #include "eulerstack/runtime/block_module.hpp"
 
+#include "elementwise_init.hpp"
+
 #include <ATen/ATen.h>
 
 namespace eulerstack {
 
+namespace {
+
+// The core rules draw every element independently of its position, so a large
+// tensor can be generated in pieces (see is_elementwise).
+struct NormalRule {
+  double std;
+  void operator()(at::Tensor& t, at::Generator& g) const { t.normal_(0.0, std, g); }
+};
+struct FillRule {
+  double value;
+  void operator()(at::Tensor& t, at::Generator&) const { t.fill_(value); }
+};
+struct UniformRule {
+  double low, high;
+  void operator()(at::Tensor& t, at::Generator& g) const { t.uniform_(low, high, g); }
+};
+
+}  // namespace
+
 namespace init {
-InitRule normal(double std) {
-  return [std](at::Tensor& t, at::Generator& g) { t.normal_(0.0, std, g); };
-}
-InitRule zeros() {
-  return [](at::Tensor& t, at::Generator&) { t.zero_(); };
-}
-InitRule ones() {
-  return [](at::Tensor& t, at::Generator&) { t.fill_(1.0); };
-}
-InitRule constant(double value) {
-  return [value](at::Tensor& t, at::Generator&) { t.fill_(value); };
-}
-InitRule uniform(double low, double high) {
-  return [low, high](at::Tensor& t, at::Generator& g) { t.uniform_(low, high, g); };
-}
+InitRule normal(double std) { return NormalRule{std}; }
+InitRule zeros() { return FillRule{0.0}; }
+InitRule ones() { return FillRule{1.0}; }
+InitRule constant(double value) { return FillRule{value}; }
+InitRule uniform(double low, double high) { return UniformRule{low, high}; }
 }  // namespace init
+
+bool is_elementwise(const InitRule& rule) {
+  return rule.target<NormalRule>() || rule.target<FillRule>() || rule.target<UniformRule>();
+}
 
 const InitRule* BlockModule::init_rule(const std::string& local_name) const {
   auto it = rules_.find(local_name);

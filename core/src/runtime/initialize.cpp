@@ -1,9 +1,12 @@
 #include "eulerstack/runtime/initialize.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+
+#include "elementwise_init.hpp"
 
 namespace eulerstack {
 
@@ -36,12 +39,55 @@ std::map<std::string, const InitRule*> init_rules(torch::nn::Module& root) {
   return rules;
 }
 
+namespace {
+
+std::int64_t pieces_of(const InitRule& rule, std::int64_t elements) {
+  if (elements <= kInitPieceElements || !is_elementwise(rule)) return 1;
+  return (elements + kInitPieceElements - 1) / kInitPieceElements;
+}
+
+// Piece 0 uses the parameter's own seed, so a tensor of one piece is drawn as
+// it always was; piece k > 0 seeds from the name and k.
+void fill_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name, std::int64_t k,
+                at::Tensor& piece) {
+  const std::string seed_name = k == 0 ? full_name : full_name + "#" + std::to_string(k);
+  at::Generator generator = at::detail::createCPUGenerator(parameter_seed(model_seed, seed_name));
+  rule(piece, generator);
+}
+
+}  // namespace
+
 at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
                          at::IntArrayRef shape) {
-  at::Generator generator = at::detail::createCPUGenerator(parameter_seed(model_seed, full_name));
   at::Tensor value = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  rule(value, generator);
+  const std::int64_t pieces = pieces_of(rule, value.numel());
+  if (pieces == 1) {
+    fill_piece(rule, model_seed, full_name, 0, value);
+    return value;
+  }
+  at::Tensor flat = value.view({-1});
+  for (std::int64_t k = 0; k < pieces; ++k) {
+    const std::int64_t begin = k * kInitPieceElements;
+    at::Tensor piece = flat.narrow(0, begin, std::min(kInitPieceElements, value.numel() - begin));
+    fill_piece(rule, model_seed, full_name, k, piece);
+  }
   return value;
+}
+
+void for_each_initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
+                            at::IntArrayRef shape, const std::function<void(const at::Tensor& piece)>& emit) {
+  const std::int64_t elements = c10::multiply_integers(shape);
+  const std::int64_t pieces = pieces_of(rule, elements);
+  if (pieces == 1) {
+    emit(initial_value(rule, model_seed, full_name, shape).view({-1}));
+    return;
+  }
+  for (std::int64_t k = 0; k < pieces; ++k) {
+    at::Tensor piece = at::empty({std::min(kInitPieceElements, elements - k * kInitPieceElements)},
+                                 at::TensorOptions().dtype(at::kFloat));
+    fill_piece(rule, model_seed, full_name, k, piece);
+    emit(piece);
+  }
 }
 
 void initialize_parameters(torch::nn::Module& root, std::uint64_t model_seed) {

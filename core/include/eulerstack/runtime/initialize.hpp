@@ -5,6 +5,7 @@
 // whether the model is initialised whole or streamed tensor by tensor.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,9 +23,21 @@ std::uint64_t parameter_seed(std::uint64_t model_seed, const std::string& full_n
 // registered outside a BlockModule (or without a rule) are absent.
 std::map<std::string, const InitRule*> init_rules(torch::nn::Module& root);
 
+// A parameter of more elements than this, under an elementwise rule (the core
+// rules: normal, zeros, ones, constant, uniform), is drawn in pieces of this
+// many elements in memory order, piece k from its own generator; so the HF
+// export streams a 7B model's largest tensors in bounded memory.
+constexpr std::int64_t kInitPieceElements = std::int64_t{1} << 24;
+
 // One parameter's initial value: float32 on the CPU, `shape`.
 at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
                          at::IntArrayRef shape);
+
+// The same value as consecutive flat float32 pieces in memory order: their
+// concatenation is initial_value(...).flatten(). A rule that is not elementwise
+// gives one piece.
+void for_each_initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
+                            at::IntArrayRef shape, const std::function<void(const at::Tensor& piece)>& emit);
 
 // Initialises every parameter of `root` in place (converted to its dtype and
 // device). Throws std::logic_error naming any parameter that has no rule.
