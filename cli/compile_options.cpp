@@ -13,7 +13,9 @@ void add_compile_options(cxxopts::Options& options) {
       "seed", "with --output-dir: seed of the random weights (default: training_hints.seed)",
       cxxopts::value<std::uint64_t>())(
       "max-shard-size", "with --output-dir: largest safetensors file, e.g. 5GB or 2GiB",
-      cxxopts::value<std::string>()->default_value("50GB"));
+      cxxopts::value<std::string>()->default_value("50GB"))(
+      "threads", "with --output-dir: threads drawing the random weights (default: one per physical core)",
+      cxxopts::value<int>());
 }
 
 void require_one_compile_mode(const cxxopts::ParseResult& parsed) {

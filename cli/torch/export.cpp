@@ -18,6 +18,7 @@
 #include "eulerstack/runtime/model.hpp"
 #include "hf_files.hpp"
 #include "output_dir.hpp"
+#include "threads_option.hpp"
 #include "weights_writer.hpp"
 
 namespace eulerstack::cli {
@@ -35,6 +36,7 @@ int export_model(const Args& args, GlobalOptions globals) {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
     require_one_compile_mode(parsed);
     const std::uint64_t max_shard = parse_size(parsed["max-shard-size"].as<std::string>());
+    apply_threads_option(parsed, "compile");
     Session session(globals);
     auto [file, r] = load_and_compile(session, parsed, &spec_document);
     session.print(r.diagnostics.errors);
@@ -53,7 +55,7 @@ int export_model(const Args& args, GlobalOptions globals) {
     write_json(dir.path() / "config.json", hf_config(r.ir, seed));
     write_json(dir.path() / "generation_config.json", generation_config());
     const WrittenWeights weights =
-        write_weights(model, seed, dir.path(), max_shard, [&](const ProgressFigures& figures) {
+        write_weights(model, seed, dir.path(), max_shard, at::get_num_threads(), [&](const ProgressFigures& figures) {
           return session.text("export.progress", {{"done", figures.done},
                                                   {"total", figures.total},
                                                   {"rate", figures.rate},

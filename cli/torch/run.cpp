@@ -21,6 +21,7 @@
 #include "eulerstack/runtime/checkpoint.hpp"
 #include "eulerstack/runtime/model.hpp"
 #include "npy.hpp"
+#include "threads_option.hpp"
 #include "token_ids.hpp"
 
 namespace eulerstack::cli {
@@ -75,12 +76,7 @@ int run_model(const Args& args, GlobalOptions globals) {
   std::optional<spec::SpecDocument> spec_document;
   return guarded_command(globals, [&]() -> int {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
-    if (parsed.count("threads")) {
-      const int threads = parsed["threads"].as<int>();
-      if (threads < 1)
-        throw Error(make_error("UsageError", "cli.usage", {{"reason", "--threads needs N >= 1"}, {"command", "run"}}));
-      at::set_num_threads(threads);
-    }
+    apply_threads_option(parsed, "run");
     Session session(globals);
     Json ir;
     const bool from_directory = parsed.count("model") > 0;

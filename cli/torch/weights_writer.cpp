@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <future>
 #include <map>
 
 #include <ATen/ATen.h>
@@ -32,6 +35,32 @@ struct Shard {
   std::uint64_t bytes = 0;
 };
 
+struct PieceJob {
+  const safetensors::TensorEntry* entry;
+  const InitRule* rule;
+  at::IntArrayRef shape;
+  std::int64_t k;
+};
+
+// Draws the pieces on up to `threads` worker threads, `threads` pieces ahead,
+// and hands them to `write` in order on this thread. Drawing dominates an
+// export: a normal draw is several times slower than converting and writing.
+void draw_in_order(const std::vector<PieceJob>& jobs, std::uint64_t seed, int threads,
+                   const std::function<void(const PieceJob&, const at::Tensor&)>& write) {
+  auto draw = [seed](const PieceJob& job) {
+    return initial_piece(*job.rule, seed, job.entry->name, job.shape, job.k);
+  };
+  std::deque<std::future<at::Tensor>> ahead;
+  std::size_t next = 0;
+  auto launch = [&] { ahead.push_back(std::async(std::launch::async, draw, std::cref(jobs[next++]))); };
+  for (std::size_t done = 0; done < jobs.size(); ++done) {
+    while (next < jobs.size() && ahead.size() < static_cast<std::size_t>(threads)) launch();
+    const at::Tensor piece = ahead.front().get();
+    ahead.pop_front();
+    write(jobs[done], piece);
+  }
+}
+
 }  // namespace
 
 std::uint64_t parse_size(const std::string& text) {
@@ -55,7 +84,8 @@ std::uint64_t parse_size(const std::string& text) {
 }
 
 WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const fs::path& dir,
-                             std::uint64_t max_shard_bytes, const ProgressLine::Formatter& progress_text) {
+                             std::uint64_t max_shard_bytes, int draw_threads,
+                             const ProgressLine::Formatter& progress_text) {
   const auto rules = init_rules(model);
   std::map<std::string, at::Tensor> parameters;
   std::vector<Shard> shards(1);
@@ -81,16 +111,20 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
     OutputFile out(file);
     const std::string head = safetensors::frame(shards[i].entries, {{"format", "pt"}});
     out.write(head.data(), head.size());
+    std::vector<PieceJob> jobs;
     for (const auto& entry : shards[i].entries) {
       const at::Tensor& parameter = parameters.at(entry.name);
-      for_each_initial_piece(*rules.at(entry.name), seed, entry.name, parameter.sizes(), [&](const at::Tensor& piece) {
-        check_interrupted();
-        const at::Tensor value = piece.to(parameter.scalar_type()).contiguous();
-        out.write(value.const_data_ptr(), value.nbytes());
-        progress.advance(value.nbytes());
-      });
+      const InitRule& rule = *rules.at(entry.name);
+      for (std::int64_t k = 0; k < initial_piece_count(rule, parameter.sizes()); ++k)
+        jobs.push_back({&entry, &rule, parameter.sizes(), k});
       weight_map[entry.name] = file_name;
     }
+    draw_in_order(jobs, seed, draw_threads, [&](const PieceJob& job, const at::Tensor& piece) {
+      check_interrupted();
+      const at::Tensor value = piece.to(parameters.at(job.entry->name).scalar_type()).contiguous();
+      out.write(value.const_data_ptr(), value.nbytes());
+      progress.advance(value.nbytes());
+    });
     out.close();
     written.files.push_back(file_name);
   }

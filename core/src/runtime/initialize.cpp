@@ -41,11 +41,6 @@ std::map<std::string, const InitRule*> init_rules(torch::nn::Module& root) {
 
 namespace {
 
-std::int64_t pieces_of(const InitRule& rule, std::int64_t elements) {
-  if (elements <= kInitPieceElements || !is_elementwise(rule)) return 1;
-  return (elements + kInitPieceElements - 1) / kInitPieceElements;
-}
-
 // Piece 0 uses the parameter's own seed, so a tensor of one piece is drawn as
 // it always was; piece k > 0 seeds from the name and k.
 void fill_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name, std::int64_t k,
@@ -55,12 +50,21 @@ void fill_piece(const InitRule& rule, std::uint64_t model_seed, const std::strin
   rule(piece, generator);
 }
 
+std::int64_t piece_count(const InitRule& rule, std::int64_t elements) {
+  if (elements <= kInitPieceElements || !is_elementwise(rule)) return 1;
+  return (elements + kInitPieceElements - 1) / kInitPieceElements;
+}
+
 }  // namespace
+
+std::int64_t initial_piece_count(const InitRule& rule, at::IntArrayRef shape) {
+  return piece_count(rule, c10::multiply_integers(shape));
+}
 
 at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
                          at::IntArrayRef shape) {
   at::Tensor value = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  const std::int64_t pieces = pieces_of(rule, value.numel());
+  const std::int64_t pieces = piece_count(rule, value.numel());
   if (pieces == 1) {
     fill_piece(rule, model_seed, full_name, 0, value);
     return value;
@@ -74,20 +78,14 @@ at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const s
   return value;
 }
 
-void for_each_initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
-                            at::IntArrayRef shape, const std::function<void(const at::Tensor& piece)>& emit) {
+at::Tensor initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
+                         at::IntArrayRef shape, std::int64_t k) {
   const std::int64_t elements = c10::multiply_integers(shape);
-  const std::int64_t pieces = pieces_of(rule, elements);
-  if (pieces == 1) {
-    emit(initial_value(rule, model_seed, full_name, shape).view({-1}));
-    return;
-  }
-  for (std::int64_t k = 0; k < pieces; ++k) {
-    at::Tensor piece = at::empty({std::min(kInitPieceElements, elements - k * kInitPieceElements)},
-                                 at::TensorOptions().dtype(at::kFloat));
-    fill_piece(rule, model_seed, full_name, k, piece);
-    emit(piece);
-  }
+  if (piece_count(rule, elements) == 1) return initial_value(rule, model_seed, full_name, shape).view({-1});
+  at::Tensor piece = at::empty({std::min(kInitPieceElements, elements - k * kInitPieceElements)},
+                               at::TensorOptions().dtype(at::kFloat));
+  fill_piece(rule, model_seed, full_name, k, piece);
+  return piece;
 }
 
 void initialize_parameters(torch::nn::Module& root, std::uint64_t model_seed) {

@@ -5,7 +5,6 @@
 // whether the model is initialised whole or streamed tensor by tensor.
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,11 +32,12 @@ constexpr std::int64_t kInitPieceElements = std::int64_t{1} << 24;
 at::Tensor initial_value(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
                          at::IntArrayRef shape);
 
-// The same value as consecutive flat float32 pieces in memory order: their
-// concatenation is initial_value(...).flatten(). A rule that is not elementwise
-// gives one piece.
-void for_each_initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
-                            at::IntArrayRef shape, const std::function<void(const at::Tensor& piece)>& emit);
+// The same value in pieces: how many, and piece k as flat float32 (memory
+// order); their concatenation is initial_value(...).flatten(). A rule that is
+// not elementwise gives one piece. Pieces are independent: any thread may draw any.
+std::int64_t initial_piece_count(const InitRule& rule, at::IntArrayRef shape);
+at::Tensor initial_piece(const InitRule& rule, std::uint64_t model_seed, const std::string& full_name,
+                         at::IntArrayRef shape, std::int64_t k);
 
 // Initialises every parameter of `root` in place (converted to its dtype and
 // device). Throws std::logic_error naming any parameter that has no rule.
