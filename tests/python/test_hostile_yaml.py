@@ -164,3 +164,18 @@ def test_invalid_utf8_is_refused_at_its_line_and_column(tmp_path, raw):
 def test_printable_unicode_a_bom_and_crlf_are_accepted(tmp_path, transform):
     code, found, stderr, _ = validate(write(tmp_path, transform(VALID)))
     assert (code, found) == (0, []), stderr
+
+
+def test_a_model_at_the_layer_limit_with_huge_dims_is_valid_in_bounded_time(tmp_path):
+    """fuzz_spec's timeout finding: 16,384 layers of d_model 2^20 (7e18 parameters, still an exact
+    int64 count). Every layer runs the block rules; the spec stays valid and the IR round trip of
+    `run --model` holds, within the caps."""
+    spec = write(tmp_path, VALID.replace("d_model: 64", "d_model: 1048576").replace("n_heads: 2", "n_heads: 16384")
+                 .replace("repeat: 2", "repeat: 16384"))
+    code, found, stderr, seconds = validate(spec)
+    assert (code, found) == (0, []), stderr
+    assert seconds < SECONDS
+    explained = subprocess.run([str(EXE), "explain", str(spec)], capture_output=True, text=True, env=clean_env(),
+                               timeout=SECONDS * 3, preexec_fn=_limit_memory)
+    assert explained.returncode == 0, explained.stderr
+    assert "Total layers: 16384" in explained.stdout
