@@ -3,20 +3,13 @@ not depend on the thread count, and the streamed pieces are exactly the values
 the in-memory model gets from the same seed."""
 import numpy as np
 
-# The tied embedding, 70000 x 256 = 17.9M elements, is over 2^24: two pieces.
-SPEC = """\
-schema_version: 1
-model: {name: pieces, d_model: 256, vocab_size: 70000, max_seq_len: 64, n_heads: 4, dtype: float32}
-tokenizer_contract: {type: hf, pretrained: google/byt5-small}
-embedding: {type: learned, positional: rope}
-layer_templates:
-  attn:
-    mixer: {type: attention}
-    ffn: {type: gated_mlp}
-layer_schedule:
-  - {template: attn, repeat: 1}
-head: {type: causal_lm, tie_weights: true}
-"""
+from test_spec_corpus import VALID
+
+# The corpus's base spec, widened: its tied embedding, 70000 x 256 = 17.9M elements, is over 2^24: two pieces.
+MODEL = "model: {name: tiny, d_model: 64, vocab_size: 256, max_seq_len: 128, n_heads: 2, n_kv_heads: 1}"
+assert MODEL in VALID
+SPEC = VALID.replace(MODEL, "model: {name: pieces, d_model: 256, vocab_size: 70000, max_seq_len: 128, n_heads: 4, "
+                            "n_kv_heads: 1, dtype: float32}")
 
 
 def test_thread_count_leaves_the_bytes_and_the_values_unchanged(cli, tmp_path):
