@@ -41,23 +41,27 @@ def weight_bytes(directory):
     return sum(f.stat().st_size for f in directory.glob("*.safetensors"))
 
 
-def run(specs, upstream_exe, repeats, work_dir):
+def run(specs, upstream_exe, repeats, work_dir, threads):
+    """One row per spec. "eulerstack" is the figure at the most threads in `threads`; every thread count's
+    wall time is under "eulerstack_threads"."""
     rows = []
     for label, spec in specs:
-        samples = {"eulerstack": [], "floor": [], "upstream": []}
+        ours = {t: [] for t in threads}
+        samples = {"floor": [], "upstream": []}
         rss = {"eulerstack": [], "upstream": []}
         failures = {}
         size = None
         for _ in range(repeats):
-            target = work_dir / "ours"
-            seconds, peak, code, err = measure([str(BUILD / "cli" / "eulerstack"), "compile", "--preset", str(spec),
-                                                "--output-dir", str(target)])
-            if code != 0:
-                raise RuntimeError(f"eulerstack compile {spec} failed: {err}")
-            size = weight_bytes(target)
-            shutil.rmtree(target)
-            samples["eulerstack"].append(seconds)
-            rss["eulerstack"].append(peak)
+            for t in threads:
+                target = work_dir / "ours"
+                seconds, peak, code, err = measure([str(BUILD / "cli" / "eulerstack"), "compile", "--preset", str(spec),
+                                                    "--output-dir", str(target), "--threads", str(t)])
+                if code != 0:
+                    raise RuntimeError(f"eulerstack compile {spec} failed: {err}")
+                size = weight_bytes(target)
+                shutil.rmtree(target)
+                ours[t].append(seconds)
+                rss["eulerstack"].append(peak)
 
             floor_file = work_dir / "floor.bin"
             seconds, _, _, _ = measure([sys.executable, "-c", FLOOR_SCRIPT, str(floor_file), str(size)])
@@ -74,7 +78,8 @@ def run(specs, upstream_exe, repeats, work_dir):
                 else:
                     samples["upstream"].append(seconds)
                     rss["upstream"].append(peak)
-        rows.append({"label": label, "bytes": size,
+        rows.append({"label": label, "bytes": size, "eulerstack": statistics.median(ours[max(threads)]),
+                     "eulerstack_threads": {str(t): statistics.median(v) for t, v in ours.items()},
                      **{name: statistics.median(v) for name, v in samples.items() if v},
                      **{f"{name}_rss": max(v) for name, v in rss.items() if v},
                      **{f"{name}_failed": why for name, why in failures.items()}})

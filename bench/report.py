@@ -105,7 +105,7 @@ def markdown(r, command):
     out = ["# Benchmarks", "",
            "Produced by `" + command + "` (bench/run.py); do not edit by hand: the analysis lives in bench/notes.md.",
            f"Run {r['started']} to {r['finished']}." + (" **Smoke run: tiny sizes, figures meaningless.**" if r["smoke"] else ""),
-           "", "## Environment", "", *environment(), "",
+           "", "## Environment", "", *r["environment"], "",
            "Method: every figure is the median of the runs listed in the plan below, taken alternately from every "
            "contender within this one invocation; runtime contenders are persistent processes with the model loaded, "
            "timed inside the process. Ratios > 1 favour eulerstack.", "",
@@ -120,14 +120,16 @@ def markdown(r, command):
                       for row in r["cli"]])
     if r.get("compile"):
         out += ["", "## compile --output-dir", ""]
-        out += table(["spec", "weights", "eulerstack s", "peak RSS", "write floor s", "vs floor", "upstream s",
-                      "upstream peak RSS", "speed-up"],
-                     [(c["label"], f"{c['bytes'] / 1e9:.2f} GB", f"{c['eulerstack']:.1f}", f"{c['eulerstack_rss'] / MIB:.0f} MiB",
-                       f"{c['floor']:.1f}", f"{ratio(c['eulerstack'], c['floor']):.2f}x",
+        threads = sorted(r["compile"][0]["eulerstack_threads"], key=int)
+        out += table(["spec", "weights", *(f"eulerstack s, {t} thread{'s' if t != '1' else ''}" for t in threads),
+                      "peak RSS", "write floor s", "vs floor", "upstream s", "upstream peak RSS", "speed-up"],
+                     [(c["label"], f"{c['bytes'] / 1e9:.2f} GB", *(f"{c['eulerstack_threads'][t]:.1f}" for t in threads),
+                       f"{c['eulerstack_rss'] / MIB:.0f} MiB", f"{c['floor']:.1f}", f"{ratio(c['eulerstack'], c['floor']):.2f}x",
                        f"{c['upstream']:.1f}" if "upstream" in c else c.get("upstream_failed", "-"),
                        f"{c['upstream_rss'] / MIB:.0f} MiB" if "upstream_rss" in c else "-",
                        f"{ratio(c['upstream'], c['eulerstack']):.1f}x" if "upstream" in c else "-")
                       for c in r["compile"]])
+        out += ["", f"Ratios use the {threads[-1]}-thread figure; peak RSS is the largest over all runs."]
     if r.get("speed"):
         out += ["", "## Runtime: prefill (seconds) and decode (tokens/s), batch 1", "",
                 "Parameters: " + ", ".join(f"{k} {v:,}" for k, v in r.get("params", {}).items()), ""]

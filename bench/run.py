@@ -4,6 +4,7 @@ beside it as docs/benchmarks.json).
 
     scripts/bench            full run (about an hour on 2 cores)
     scripts/bench --smoke    tiny sizes, one run each: checks that every case works, measures nothing
+    scripts/bench --report-only   rewrites the report from docs/benchmarks.json (after editing bench/notes.md)
 
 Each figure is the median of several runs taken alternately from every
 contender in this one invocation. Benchmarks never assert: missed goals are
@@ -45,7 +46,16 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "docs" / "BENCHMARKS.md"), help="report file")
     parser.add_argument("--only", choices=["cli", "compile", "runtime", "scaling"], action="append",
                         help="run only these cases (repeatable)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite the report from the figures saved beside it")
     args = parser.parse_args()
+    output = Path(args.output)
+    figures = output.with_name("benchmarks.json" if output.name == "BENCHMARKS.md" else output.stem + ".json")
+    if args.report_only:
+        saved = json.loads(figures.read_text())
+        output.write_text(report.markdown(saved, saved["command"]))
+        print(f"wrote {output} from {figures}")
+        return
     plan = SMOKE if args.smoke else FULL
     only = set(args.only or ["cli", "compile", "runtime", "scaling"])
     upstream = UPSTREAM_EXE if UPSTREAM_EXE.exists() else None
@@ -63,7 +73,8 @@ def main():
                                            plan["cli_repeats"])
         if "compile" in only:
             print("compile --output-dir ...", flush=True)
-            results["compile"] = cases_compile.run(plan["compile"], upstream, plan["compile_repeats"], work)
+            results["compile"] = cases_compile.run(plan["compile"], upstream, plan["compile_repeats"], work,
+                                                   plan["threads"])
         families = {}
         if only & {"runtime", "scaling"}:
             names = FAMILIES + ["retnet"] if "scaling" in only else FAMILIES
@@ -88,10 +99,10 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    output = Path(args.output)
-    output.write_text(report.markdown(results, " ".join(["scripts/bench"] + sys.argv[1:])))
-    output.with_name("benchmarks.json" if output.name == "BENCHMARKS.md" else output.stem + ".json").write_text(
-        json.dumps(results, indent=1) + "\n")
+    results["command"] = " ".join(["scripts/bench"] + sys.argv[1:])
+    results["environment"] = report.environment()
+    output.write_text(report.markdown(results, results["command"]))
+    figures.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {output}")
 
 

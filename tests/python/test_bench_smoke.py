@@ -24,3 +24,9 @@ def test_bench_smoke_produces_every_section(tmp_path):
         assert set(row["seconds"]) == {"eulerstack (C++)", "eulerstack export in transformers",
                                        f"transformers {row['family']}"}
         assert all(v > 0 for v in row["seconds"].values())
+    # the report is rewritten from the saved figures alone, identically
+    report.write_text("")
+    again = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--report-only", "--output", str(report)],
+                           capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert report.read_text() == text

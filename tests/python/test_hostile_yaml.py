@@ -4,28 +4,22 @@ The inputs are generated (too big or too odd for the corpus). Every run is cappe
 address space and a wall-clock bound; a crash, a hang or an allocation failure fails the test.
 """
 import json
-import resource
 import subprocess
 import time
 
 import pytest
 
-from conftest import EXE, clean_env
+from conftest import EXE, clean_env, run_capped
 from test_spec_corpus import VALID, _from_stderr
 
 MEMORY = 1 << 30
 SECONDS = 20
 
 
-def _limit_memory():
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 def validate(path):
     """(exit code, [(id, line, column)], stderr, seconds) of `validate --json` under the caps."""
     start = time.monotonic()
-    result = subprocess.run([str(EXE), "validate", str(path), "--json"], capture_output=True, text=True,
-                            env=clean_env(), timeout=SECONDS * 3, preexec_fn=_limit_memory)
+    result = run_capped([EXE, "validate", path, "--json"], MEMORY, SECONDS * 3, clean_env())
     seconds = time.monotonic() - start
     assert result.returncode in (0, 1), f"exit {result.returncode}: {result.stderr[-2000:]}"
     if result.stdout.strip():
@@ -175,7 +169,6 @@ def test_a_model_at_the_layer_limit_with_huge_dims_is_valid_in_bounded_time(tmp_
     code, found, stderr, seconds = validate(spec)
     assert (code, found) == (0, []), stderr
     assert seconds < SECONDS
-    explained = subprocess.run([str(EXE), "explain", str(spec)], capture_output=True, text=True, env=clean_env(),
-                               timeout=SECONDS * 3, preexec_fn=_limit_memory)
+    explained = run_capped([EXE, "explain", spec], MEMORY, SECONDS * 3, clean_env())
     assert explained.returncode == 0, explained.stderr
     assert "Total layers: 16384" in explained.stdout

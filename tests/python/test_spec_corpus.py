@@ -17,14 +17,12 @@ the same place is caught.
 """
 import json
 import re
-import resource
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import EXE, ROOT, clean_env
+from conftest import EXE, ROOT, clean_env, run_capped
 
 SPECS = ROOT / "tests" / "specs"
 CATALOG = ROOT / "core" / "i18n" / "en"
@@ -234,16 +232,11 @@ def test_json_report_for_load_errors(cli):
     assert report["valid"] is False and report["errors"][0]["id"] == "spec.yaml_syntax"
 
 
-def _limit_memory():
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-
 @pytest.mark.parametrize("repeat", ["1000000000", "16385"])
 def test_huge_repeat_is_refused_before_any_layer_is_built(tmp_path, repeat):
     spec = tmp_path / "huge.yml"
     spec.write_text(VALID.replace("repeat: 2", f"repeat: {repeat}"))
-    result = subprocess.run([str(EXE), "validate", str(spec), "--json"], capture_output=True, text=True,
-                            env=clean_env(), timeout=60, preexec_fn=_limit_memory)
+    result = run_capped([EXE, "validate", spec, "--json"], 1 << 30, 60, clean_env())
     assert result.returncode == 1, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert [(e["id"], e["message"]) for e in report["errors"]] == [
@@ -253,7 +246,6 @@ def test_huge_repeat_is_refused_before_any_layer_is_built(tmp_path, repeat):
 def test_the_largest_stack_is_built_within_bounds(tmp_path):
     spec = tmp_path / "deep.yml"
     spec.write_text(VALID.replace("repeat: 2", "repeat: 16384"))
-    result = subprocess.run([str(EXE), "validate", str(spec), "--json"], capture_output=True, text=True,
-                            env=clean_env(), timeout=60, preexec_fn=_limit_memory)
+    result = run_capped([EXE, "validate", spec, "--json"], 1 << 30, 60, clean_env())
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["valid"] is True

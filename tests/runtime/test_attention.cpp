@@ -286,6 +286,18 @@ TEST_CASE("attention: prefill + steps equal the full forward with a window, and 
   CHECK(cache_length(*check_decoding(*nsa, *rope, 16, 5)) == 16);  // distant keys stay reachable
 }
 
+TEST_CASE("attention: long decoding, through the cache's growth, sliding and release, equals the full forward") {
+  auto rope = rt::make_positional(kModel, "rope");
+  auto global = rt::make_mixer(kModel, "attention");
+  CHECK(cache_length(*check_decoding(*global, *rope, 70, 1)) == 70);  // the buffers grow several times
+  auto windowed = rt::make_mixer(kModel, "attention", {{"window", 4}, {"window_mode", "sliding"}});
+  CHECK(cache_length(*check_decoding(*windowed, *rope, 70, 1)) == 3);   // slides far past its buffers
+  CHECK(cache_length(*check_decoding(*windowed, *rope, 70, 40)) == 3);  // a long prompt's keys released first
+  auto alibi = rt::make_positional(kModel, "alibi");
+  auto mqa = rt::make_mixer(rt::model_section({{"n_kv_heads", 1}}), "attention", {{"window", 6}});
+  check_decoding(*mqa, *alibi, 40, 3);  // one key head shared by four query heads, with a per-head bias
+}
+
 TEST_CASE("attention: prefill + steps equal the full forward with alibi and with no positional signal") {
   auto mixer = rt::make_mixer(kModel, "attention");
   auto alibi = rt::make_positional(kModel, "alibi");

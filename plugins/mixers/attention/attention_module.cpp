@@ -84,12 +84,22 @@ class Attention : public MixerModule {
       else
         mask = visible;
     }
-    if (kv_heads_ != heads_) {
-      k = k.repeat_interleave(heads_ / kv_heads_, 1);
-      v = v.repeat_interleave(heads_ / kv_heads_, 1);
-    }
     const double dropout = is_training() ? attn_drop_ : 0.0;
-    const at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask, dropout, plain_causal);
+    const std::int64_t group = heads_ / kv_heads_;
+    at::Tensor out;
+    if (group > 1 && length == 1) {
+      // One query per head (decoding): the queries of the heads that share a key
+      // head attend to it together, so the cache is not copied once per head.
+      if (mask && mask->dim() == 4) mask = mask->reshape({1, kv_heads_, group, mask->size(-1)});
+      out = at::scaled_dot_product_attention(q.reshape({batch, kv_heads_, group, head_dim_}), k, v, mask, dropout)
+                .reshape({batch, heads_, 1, head_dim_});
+    } else {
+      if (group > 1) {
+        k = k.repeat_interleave(group, 1);
+        v = v.repeat_interleave(group, 1);
+      }
+      out = at::scaled_dot_product_attention(q, k, v, mask, dropout, plain_causal);
+    }
 
     if (cache) {
       if (auto keep = pattern_.cache_keep()) cache->keep_last(*keep);
