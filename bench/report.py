@@ -1,6 +1,7 @@
 """docs/BENCHMARKS.md from the results of bench/run.py: environment, goals
 (met or missed, by how much), every figure with its ratios, and the analysis
 kept by hand in bench/notes.md."""
+import json
 import os
 import platform
 import subprocess
@@ -109,7 +110,7 @@ def markdown(r, command):
            "Method: every figure is the median of the runs listed in the plan below, taken alternately from every "
            "contender within this one invocation; runtime contenders are persistent processes with the model loaded, "
            "timed inside the process. Ratios > 1 favour eulerstack.", "",
-           "Plan: `" + str(r["plan"]) + "`", "", "## Goals", ""]
+           "Plan: `" + json.dumps(r["plan"]) + "`", "", "## Goals", ""]
     out += table(["goal", "measured", "met"], [(g, m, "yes" if ok else "**no**") for g, m, ok in goals(r)])
     if r.get("cli"):
         out += ["", "## validate and explain (whole process)", ""]

@@ -63,7 +63,7 @@ class IntraOpThreads {
 // dominates an export: a normal draw is several times slower than converting
 // and writing.
 void draw_in_order(const std::vector<PieceJob>& jobs, std::uint64_t seed, int threads,
-                   const std::function<void(const PieceJob&, const at::Tensor&)>& write) {
+                   const std::function<void(const at::Tensor&)>& write) {
   const IntraOpThreads one_each(1);
   auto draw = [seed](const PieceJob& job) {
     return initial_piece(*job.rule, seed, job.entry->name, job.shape, job.k).to(job.dtype).contiguous();
@@ -75,7 +75,7 @@ void draw_in_order(const std::vector<PieceJob>& jobs, std::uint64_t seed, int th
     while (next < jobs.size() && ahead.size() < static_cast<std::size_t>(threads)) launch();
     const at::Tensor piece = ahead.front().get();
     ahead.pop_front();
-    write(jobs[done], piece);
+    write(piece);
   }
 }
 
@@ -137,7 +137,7 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
         jobs.push_back({&entry, &rule, parameter.sizes(), parameter.scalar_type(), k});
       weight_map[entry.name] = file_name;
     }
-    draw_in_order(jobs, seed, draw_threads, [&](const PieceJob&, const at::Tensor& value) {
+    draw_in_order(jobs, seed, draw_threads, [&](const at::Tensor& value) {
       check_interrupted();
       out.write(value.const_data_ptr(), value.nbytes());
       progress.advance(value.nbytes());
