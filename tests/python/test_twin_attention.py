@@ -429,9 +429,8 @@ def test_one_cached_token_of_global_attention_needs_no_mask(monkeypatch):
     cache = mixer.new_cache()
     spy = SdpaSpy(monkeypatch)
     run(mixer, rope, x[:, :3], 0, cache)
-    prefill = spy.calls[-1]  # with a cache, even the prefill gets the explicit mask
-    assert prefill["is_causal"] is False and prefill["mask"].dtype == torch.bool
-    assert torch.equal(prefill["mask"], torch.ones(3, 3, dtype=torch.bool).tril())
+    prefill = spy.calls[-1]  # an empty cache: the keys are the queries, SDPA's causal mask is exact
+    assert prefill["is_causal"] is True and prefill["mask"] is None
     run(mixer, rope, x[:, 3:4], 3, cache)
     step = spy.calls[-1]
     assert step["mask"] is None and step["is_causal"] is False and list(step["k"]) == [2, 4, 4, 16]
@@ -448,8 +447,29 @@ def test_windowed_attention_always_passes_the_bool_mask(monkeypatch):
     expected = torch.tensor([[j <= i and i - j < 3 for j in range(5)] for i in range(5)])
     assert torch.equal(call["mask"], expected)
     cache = mixer.new_cache()
-    run(mixer, positional("rope"), random((1, 1, 64), 1), 0, cache)
+    run(mixer, positional("rope"), random((1, 2, 64), 1), 0, cache)
+    run(mixer, positional("rope"), random((1, 1, 64), 1), 2, cache)
     assert spy.calls[-1]["mask"].dtype == torch.bool  # one token of windowed attention: still masked
+
+
+@pytest.mark.parametrize("params, length, plain", [
+    ({"window": 8}, 8, True),  # every distance inside the window
+    ({"window": 8}, 9, False),
+    ({"window": 8, "window_mode": "nsa"}, 8, True),
+    ({"window": 8, "window_mode": "dilated", "window_dilation": 2}, 4, False),
+    ({"window": 8, "window_mode": "dilated", "window_dilation": 1}, 8, True),
+])
+def test_a_window_wider_than_the_prompt_uses_sdpas_causal_mask(monkeypatch, params, length, plain):
+    spy = SdpaSpy(monkeypatch)
+    mixer = attention(params)
+    x = random((1, length, 64), 3)
+    cache = mixer.new_cache()
+    out = run(mixer, positional("rope"), x, 0, cache)
+    call = spy.calls[-1]
+    assert call["is_causal"] is plain and (call["mask"] is None) is plain
+    expected = reference(mixer, positional("rope"), x,
+                         lambda i, j: bool(mixer.pattern.visible(torch.tensor([i]), torch.tensor([j]))))
+    assert relative_diff(out, expected) < 1e-5
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -199,6 +199,18 @@ TEST_CASE("attention: sliding window equals a masked-softmax reference") {
   }
 }
 
+TEST_CASE("attention: a window wider than the prompt is plain causal attention, with or without a cache") {
+  auto rope = rt::make_positional(kModel, "rope");
+  for (const char* mode : {"standard", "sliding", "nsa"}) {
+    auto mixer = rt::make_mixer(kModel, "attention", {{"window", 13}, {"window_mode", mode}});
+    const auto x = random({2, 13, 64}, 5);
+    const auto expected = reference(*mixer, *rope, x, kCausal);
+    CHECK(relative_diff(run(*mixer, *rope, x), expected) < 1e-5);
+    auto cache = mixer->new_cache();
+    CHECK(relative_diff(run(*mixer, *rope, x, 0, cache.get()), expected) < 1e-5);
+  }
+}
+
 TEST_CASE("attention: dilated window equals its reference") {
   auto rope = rt::make_positional(kModel, "rope");
   auto mixer = rt::make_mixer(kModel, "attention", {{"window", 7}, {"window_mode", "dilated"}, {"window_dilation", 2}});

@@ -24,6 +24,12 @@ at::Tensor KeyPattern::visible(const at::Tensor& q_positions, const at::Tensor& 
   return visible;
 }
 
+bool KeyPattern::causal_is_exact(std::int64_t span) const {
+  if (!window) return true;
+  if (mode == "dilated" && stride > 1) return span <= 1;
+  return span <= *window;  // every distance is below the window
+}
+
 std::optional<std::int64_t> KeyPattern::cache_keep() const {
   // A query after the newest position p sees only keys with position > p + 1 - w:
   // at most w - 1 of them.

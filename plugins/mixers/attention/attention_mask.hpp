@@ -23,6 +23,9 @@ struct KeyPattern {
   // [Tq, Tk] bool, true where query q may see key k: k_pos <= q_pos and the
   // distance q_pos - k_pos fits the pattern.
   at::Tensor visible(const at::Tensor& q_positions, const at::Tensor& k_positions) const;
+  // Whether `span` consecutive tokens attending to one another see exactly what
+  // a plain causal mask shows them (so SDPA can skip the masked blocks).
+  bool causal_is_exact(std::int64_t span) const;
   // How many of the newest keys a later query can still see (positions only
   // grow), or null when any key may be seen again (global, nsa).
   std::optional<std::int64_t> cache_keep() const;

@@ -61,16 +61,18 @@ class Attention : public MixerModule {
 
     at::Tensor k_positions = q_positions;
     AttentionCache* cache = nullptr;
+    bool keys_are_queries = true;
     if (input.cache) {
       cache = dynamic_cast<AttentionCache*>(input.cache);
       TORCH_CHECK(cache, "attention: the layer cache was not made by this attention layer's new_cache()");
+      keys_are_queries = cache->length() == 0;
       cache->append(k, v, q_positions);
       k = cache->keys(), v = cache->values(), k_positions = cache->positions();
     }
 
     const at::Tensor bias = input.positional->attention_bias(heads_, q_positions, k_positions);
     // SDPA's own causal mask is exact only when queries and keys are the same tokens.
-    const bool plain_causal = !cache && pattern_.global() && !bias.defined();
+    const bool plain_causal = keys_are_queries && pattern_.causal_is_exact(length) && !bias.defined();
     // One new token of global attention sees every cached key (positions only grow).
     const bool sees_all = cache && q_positions.size(0) == 1 && pattern_.global() && !bias.defined();
     std::optional<at::Tensor> mask;

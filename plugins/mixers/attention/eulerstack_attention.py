@@ -21,7 +21,8 @@ attention_bias (ALiBi) is added to the scores. GQA/MQA repeat each K/V head for
 H / KV consecutive query heads (repeat_interleave). Attention is
 torch.nn.functional.scaled_dot_product_attention with the same masking as C++:
 
-    no cache, global, no bias       -> is_causal=True, no mask (SDPA's own causal mask)
+    empty or no cache, no bias and  -> is_causal=True, no mask (SDPA's own causal mask,
+    every distance inside the window    which skips the masked blocks)
     cache, one token, global, no bias -> no mask (it sees every cached key)
     otherwise                        -> the bool mask [Tq, Tk], or with a bias the float
                                         mask bias.float().masked_fill(~visible, -inf)
@@ -98,6 +99,15 @@ class KeyPattern:
         if self.mode == "dilated":
             visible = visible.logical_and(distance.remainder(self.stride).eq(0))
         return visible
+
+    def causal_is_exact(self, span: int) -> bool:
+        """Whether `span` consecutive tokens attending to one another see exactly what a plain causal mask
+        shows them (so SDPA can skip the masked blocks)."""
+        if self.window is None:
+            return True
+        if self.mode == "dilated" and self.stride > 1:
+            return span <= 1
+        return span <= self.window  # every distance is below the window
 
     def cache_keep(self) -> Optional[int]:
         """How many of the newest keys a later query can still see, or None when any key may be seen again.
@@ -238,15 +248,17 @@ class Attention(nn.Module):
         q, k = positional.rotate(q, k, q_positions)
 
         k_positions = q_positions
+        keys_are_queries = True
         if cache is not None:
             if not isinstance(cache, AttentionCache):
                 raise TypeError("attention: the layer cache was not made by this attention layer's new_cache()")
+            keys_are_queries = cache.length() == 0
             cache.append(k, v, q_positions)
             k, v, k_positions = cache.keys, cache.values, cache.positions
 
         bias = positional.attention_bias(self.n_heads, q_positions, k_positions)
         # SDPA's own causal mask is exact only when queries and keys are the same tokens.
-        plain_causal = cache is None and self.pattern.is_global() and bias is None
+        plain_causal = keys_are_queries and self.pattern.causal_is_exact(T) and bias is None
         # One new token of global attention sees every cached key (positions only grow).
         sees_all = cache is not None and q_positions.size(0) == 1 and self.pattern.is_global() and bias is None
         mask: Optional[torch.Tensor] = None
