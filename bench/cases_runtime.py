@@ -34,6 +34,11 @@ def close_all(workers):
         w.close()
 
 
+def floor(cpp, tokens, repeats):
+    """Seconds of the model's unavoidable matrix products for `tokens` tokens (runtime_worker.cpp's gemm_floor)."""
+    return alternate([cpp], f"floor {tokens}", repeats)[cpp.name]
+
+
 def speed(family, dtypes, thread_counts, prefill_lengths, decode, repeats):
     """Rows of median seconds per contender for each prefill length and for decoding."""
     rows = []
@@ -45,10 +50,12 @@ def speed(family, dtypes, thread_counts, prefill_lengths, decode, repeats):
                 alternate(workers, f"prefill {min(prefill_lengths)}", 1)  # warm-up, not recorded
                 for length in prefill_lengths:
                     rows.append({"family": family.name, "dtype": dtype, "threads": threads, "case": f"prefill {length}",
-                                 "seconds": alternate(workers, f"prefill {length}", repeats)})
+                                 "seconds": alternate(workers, f"prefill {length}", repeats),
+                                 "floor": floor(workers[0], length, repeats)})
                 seconds = alternate(workers, f"decode {prompt} {steps}", repeats)
                 rows.append({"family": family.name, "dtype": dtype, "threads": threads,
-                             "case": f"decode {steps} after {prompt}", "seconds": seconds, "tokens": steps})
+                             "case": f"decode {steps} after {prompt}", "seconds": seconds, "tokens": steps,
+                             "floor": floor(workers[0], 1, repeats) * steps})
             finally:
                 close_all(workers)
     return rows

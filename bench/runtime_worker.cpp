@@ -5,6 +5,7 @@
 //   decode P N        -> {"seconds": s}  N greedy single-token steps after a P-token prefill (steps only)
 //   memory T          -> {"peak_rss_delta": bytes} peak RSS growth over one prefill of T tokens
 //   params            -> {"params": n}
+//   floor T           -> {"seconds": s}  the model's matrix products alone for T tokens (see gemm_floor)
 // The Python contenders (bench/python_worker.py) speak the same protocol, so
 // bench/run.py can alternate them run by run.
 
@@ -52,6 +53,46 @@ at::Tensor random_tokens(std::int64_t count, std::int64_t vocab) {
 
 at::Tensor greedy_next(const at::Tensor& logits) {
   return logits.select(1, logits.size(1) - 1).argmax(-1, true);
+}
+
+// The matrix products a forward of T tokens cannot avoid: every 2-D weight
+// (the token embedding only when it is also the head) applied to T random
+// rows, MoE experts to their share of the tokens (T * top_k / experts rows
+// each; at T * top_k < experts, that many experts with one row). No attention
+// scores, scans or elementwise work: a lower bound for any implementation of
+// the same model on the same BLAS. At T = 1 it reads every weight a decode
+// step reads once, the memory-bound floor of decoding.
+double gemm_floor(CausalLM& model, const Json& ir, std::int64_t tokens) {
+  const auto params = model.named_parameters();
+  const bool untied_head = params.contains("lm_head.weight");
+  std::vector<std::pair<at::Tensor, at::Tensor>> products;  // (weight, input)
+  for (const auto& item : params) {
+    const at::Tensor& weight = item.value();
+    const std::string& name = item.key();
+    if (weight.dim() != 2 || (name == "model.embed_tokens.weight" && untied_head)) continue;
+    std::int64_t rows = tokens;
+    const auto experts_at = name.find(".experts.");
+    if (experts_at != std::string::npos) {
+      const std::int64_t layer = std::stoll(name.substr(std::string("model.layers.").size()));
+      const Json& moe = ir.at("layers").at(layer).at("ffn").at("params");
+      const std::int64_t experts = moe.at("experts").get<std::int64_t>(), top_k = moe.at("top_k").get<std::int64_t>();
+      if (tokens * top_k >= experts) {
+        rows = (tokens * top_k + experts - 1) / experts;
+      } else {
+        const std::int64_t expert = std::stoll(name.substr(experts_at + 9));
+        if (expert >= tokens * top_k) continue;
+        rows = 1;
+      }
+    }
+    products.emplace_back(weight, at::randn({rows, weight.size(1)}, weight.options()));
+  }
+  auto run = [&] {
+    for (const auto& [weight, input] : products) at::linear(input, weight);
+  };
+  run();  // warm-up
+  const auto start = Clock::now();
+  run();
+  return seconds_since(start);
 }
 
 }  // namespace
@@ -108,6 +149,10 @@ int main(int argc, char** argv) {
         DecodeState state = model.new_state();
         model.forward(tokens, &state);
         std::cout << "{\"peak_rss_delta\": " << (status_kib("VmHWM") - before) * 1024L << "}" << std::endl;
+      } else if (command == "floor") {
+        std::int64_t length = 0;
+        request >> length;
+        std::cout << "{\"seconds\": " << gemm_floor(model, ir, length) << "}" << std::endl;
       } else if (command == "params") {
         std::cout << "{\"params\": " << model.parameter_count() << "}" << std::endl;
       } else {
