@@ -402,6 +402,16 @@ def test_the_chunked_ssd_does_not_depend_on_chunk_size():
         assert relative_diff(state, naive_state) < 5e-5, chunk
 
 
+@pytest.mark.parametrize("block_bytes", [1, 2 * 4 * 8 * 8 * 4, 3 * 2 * 4 * 8 * 8 * 4])
+def test_the_chunked_ssd_scanned_a_few_chunks_at_a_time_equals_one_pass(block_bytes):
+    # Blocks of one, two and three chunks of 8 over 45 tokens (the last block partial), the state carried.
+    x, dt, A, B, C, s0 = scan_inputs(2, 45, 4, 5, 2, 6, seed=4, state=True)
+    y, state = twin.ssd_chunked(x, dt, A, B, C, 8, s0, block_bytes=block_bytes)
+    ref_y, ref_state = naive_ssd(x, dt, A, B, C, s0)
+    assert relative_diff(y, ref_y) < 1e-5
+    assert relative_diff(state, ref_state) < 1e-5
+
+
 def test_the_chunked_ssd_survives_strong_decay():
     # exp(a_cum) underflows inside long chunks; the masked future entries must not overflow.
     x, dt, A, B, C, _ = scan_inputs(1, 64, 2, 4, 1, 4, seed=5)

@@ -248,6 +248,14 @@ TEST_CASE("mamba2: the chunked SSD continues from a nonzero initial state") {
   }
 }
 
+TEST_CASE("mamba2: a long prompt, scanned a few chunks at a time, equals the naive recurrence") {
+  // Chunks of 256 with 16 heads at batch 2 hold 8 MiB of decay each; ssd.cpp's 16 MiB blocks take two
+  // chunks, so 1100 tokens go through three blocks (the last one partial), the state carried between.
+  auto m = make_stressed(rt::model_section(), mamba2(2, 256, 8));
+  const at::Tensor x = random_input(2, 1100, 64, 9);
+  CHECK(rel_diff(run(*m, x, 0), naive_mamba2(*m, x, 8, 2, 16)) < 1e-5);
+}
+
 TEST_CASE("mamba2: the output does not depend on chunk_size") {
   const Json model = rt::model_section();
   const at::Tensor x = random_input(2, 300, 64, 3);

@@ -194,6 +194,9 @@ def _per_head(t: torch.Tensor, heads: int) -> torch.Tensor:
     return t.unsqueeze(2).expand(b, g, heads // g, n).reshape(b, heads, n)
 
 
+_BLOCK_BYTES = 16 << 20
+
+
 def ssd_chunked(
     x: torch.Tensor,
     dt: torch.Tensor,
@@ -202,9 +205,38 @@ def ssd_chunked(
     C: torch.Tensor,
     chunk_size: int,
     initial_state: Optional[torch.Tensor],
+    block_bytes: int = _BLOCK_BYTES,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The chunked algorithm of the Mamba2 paper: within a chunk of `chunk_size` tokens the quadratic
-    (attention-like) form, across chunks the recurrence over chunk states. Any T >= 1."""
+    (attention-like) form, across chunks the recurrence over chunk states. Any T >= 1.
+
+    Whole chunks go through _ssd_block a few at a time (`block_bytes` of [b, h, l, l] decay per block), the
+    state carried from block to block, so that time per token and memory stay flat as prompts grow."""
+    T = x.size(1)
+    l = min(int(chunk_size), T)
+    span = l * max(1, block_bytes // (x.size(0) * x.size(2) * l * l * 4))
+    if T <= span:
+        return _ssd_block(x, dt, A, B, C, chunk_size, initial_state)
+    ys: List[torch.Tensor] = []
+    state = initial_state
+    for start in range(0, T, span):
+        n = min(span, T - start)
+        y, state = _ssd_block(x.narrow(1, start, n), dt.narrow(1, start, n), A, B.narrow(1, start, n),
+                              C.narrow(1, start, n), chunk_size, state)
+        ys.append(y)
+    return torch.cat(ys, 1), state
+
+
+def _ssd_block(
+    x: torch.Tensor,
+    dt: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    chunk_size: int,
+    initial_state: Optional[torch.Tensor],
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The chunked algorithm over all of x's chunks at once."""
     b, T, h, p = x.size(0), x.size(1), x.size(2), x.size(3)
     g, n = B.size(2), B.size(3)
     hg = h // g
@@ -225,7 +257,7 @@ def ssd_chunked(
     CB = torch.matmul(Cc, Bc.transpose(-1, -2)).unsqueeze(3)
     future = torch.ones((l, l), dtype=torch.bool, device=x.device).triu(1)
     # Mask before exp: exp of the (positive) future entries could overflow.
-    decay = (a_cum.unsqueeze(-1) - a_cum.unsqueeze(-2)).masked_fill(future, -math.inf).exp()  # [b,c,g,hg,l,l]
+    decay = (a_cum.unsqueeze(-1) - a_cum.unsqueeze(-2)).masked_fill_(future, -math.inf).exp_()  # [b,c,g,hg,l,l]
     y = torch.matmul(CB * decay, X)  # [b, c, g, hg, l, p]
     # 2. Each chunk's contribution to the state at its end: sum_s exp(a_cum_end - a_cum_s) X_s (x) B_s.
     to_end = (a_cum.narrow(-1, l - 1, 1) - a_cum).exp().unsqueeze(-1)

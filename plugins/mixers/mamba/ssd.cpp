@@ -26,10 +26,9 @@ at::Tensor per_head(const at::Tensor& t, std::int64_t heads) {
   return t.unsqueeze(2).expand({b, g, heads / g, n}).reshape({b, heads, n});
 }
 
-}  // namespace
-
-ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
-                       const at::Tensor& C, std::int64_t chunk_size, const at::Tensor& initial_state) {
+// The chunked algorithm over all of x's chunks at once.
+ScanResult ssd_block(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
+                     const at::Tensor& C, std::int64_t chunk_size, const at::Tensor& initial_state) {
   const std::int64_t b = x.size(0), T = x.size(1), h = x.size(2), p = x.size(3);
   const std::int64_t g = B.size(2), n = B.size(3), hg = h / g;
   const std::int64_t l = std::min(chunk_size, T);
@@ -51,10 +50,11 @@ ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tens
   //    C B^T once per group [b, c, g, l, l], broadcast to the group's heads.
   const at::Tensor CB = at::matmul(Cc, Bc.transpose(-1, -2)).unsqueeze(3);
   const at::Tensor future = at::ones({l, l}, x.options().dtype(at::kBool)).triu(1);
-  // Mask before exp: exp of the (positive) future entries could overflow.
+  // Mask before exp: exp of the (positive) future entries could overflow. In
+  // place: the [.., l, l] tensors are the scan's largest.
   const at::Tensor decay = (a_cum.unsqueeze(-1) - a_cum.unsqueeze(-2))
-                               .masked_fill(future, -std::numeric_limits<float>::infinity())
-                               .exp();                                              // [b, c, g, hg, l, l]
+                               .masked_fill_(future, -std::numeric_limits<float>::infinity())
+                               .exp_();                                             // [b, c, g, hg, l, l]
   at::Tensor y = at::matmul(CB * decay, X);                                        // [b, c, g, hg, l, p]
 
   // 2. Each chunk's contribution to the state at its end: sum_s exp(a_cum_end - a_cum_s) X_s ⊗ B_s.
@@ -78,6 +78,31 @@ ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tens
 
   y = y.permute({0, 1, 4, 2, 3, 5}).reshape({b, c * l, h, p}).narrow(1, 0, T);
   return {y, state.reshape({b, h, p, n})};
+}
+
+}  // namespace
+
+ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
+                       const at::Tensor& C, std::int64_t chunk_size, const at::Tensor& initial_state) {
+  // Whole chunks go through ssd_block a few at a time, the state carried from
+  // block to block: its [b, h, l, l] decay and score tensors then stay the same
+  // size at any length (cache-sized, not O(T)), so time per token and memory
+  // stay flat as prompts grow.
+  constexpr std::int64_t kBlockBytes = std::int64_t{16} << 20;
+  const std::int64_t T = x.size(1), l = std::min(chunk_size, T);
+  const std::int64_t chunk_bytes = x.size(0) * x.size(2) * l * l * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t span = l * std::max<std::int64_t>(1, kBlockBytes / chunk_bytes);
+  if (T <= span) return ssd_block(x, dt, A, B, C, chunk_size, initial_state);
+  std::vector<at::Tensor> ys;
+  at::Tensor state = initial_state;
+  for (std::int64_t start = 0; start < T; start += span) {
+    const std::int64_t n = std::min(span, T - start);
+    ScanResult block = ssd_block(x.narrow(1, start, n), dt.narrow(1, start, n), A, B.narrow(1, start, n),
+                                 C.narrow(1, start, n), chunk_size, state);
+    ys.push_back(std::move(block.y));
+    state = std::move(block.state);
+  }
+  return {at::cat(ys, 1), state};
 }
 
 ScanResult ssd_step(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
