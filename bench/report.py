@@ -153,7 +153,8 @@ def markdown(r, command):
         out += ["", "The matmul floor is the model's matrix products alone, timed in the C++ worker on the same BLAS "
                     "(bench/runtime_worker.cpp, gemm_floor): every 2-D weight applied to the prompt's tokens, or for "
                     "decode to one token per step, which reads every weight once. No implementation of the same model "
-                    "goes below it."]
+                    "goes below it beyond timing noise (one-row products at two threads run at the memory-bandwidth limit and "
+                    "vary by ~10%)."]
     if r.get("memory"):
         m = r["memory"]
         out += ["", f"## Mamba2 prefill memory ({m['length']} tokens, float32, peak RSS growth)", ""]

@@ -227,16 +227,9 @@ def ssd_chunked(
     return torch.cat(ys, 1), state
 
 
-def _ssd_block(
-    x: torch.Tensor,
-    dt: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    chunk_size: int,
-    initial_state: Optional[torch.Tensor],
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The chunked algorithm over all of x's chunks at once."""
+def _ssd_block(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, chunk_size: int,
+               initial_state: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ssd_chunked over all of x's chunks at once."""
     b, T, h, p = x.size(0), x.size(1), x.size(2), x.size(3)
     g, n = B.size(2), B.size(3)
     hg = h // g
