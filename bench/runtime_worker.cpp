@@ -71,7 +71,8 @@ double gemm_floor(CausalLM& model, const Json& ir, std::int64_t tokens) {
     const std::string& name = item.key();
     if (weight.dim() != 2 || (name == "model.embed_tokens.weight" && untied_head)) continue;
     std::int64_t rows = tokens;
-    const auto experts_at = name.find(".experts.");
+    const std::string experts_marker = ".experts.";
+    const auto experts_at = name.find(experts_marker);
     if (experts_at != std::string::npos) {
       const std::int64_t layer = std::stoll(name.substr(std::string("model.layers.").size()));
       const Json& moe = ir.at("layers").at(layer).at("ffn").at("params");
@@ -79,7 +80,7 @@ double gemm_floor(CausalLM& model, const Json& ir, std::int64_t tokens) {
       if (tokens * top_k >= experts) {
         rows = (tokens * top_k + experts - 1) / experts;
       } else {
-        const std::int64_t expert = std::stoll(name.substr(experts_at + 9));
+        const std::int64_t expert = std::stoll(name.substr(experts_at + experts_marker.size()));
         if (expert >= tokens * top_k) continue;
         rows = 1;
       }

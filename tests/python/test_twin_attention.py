@@ -438,7 +438,7 @@ def test_one_cached_token_of_global_attention_needs_no_mask(monkeypatch):
     assert spy.calls[-1]["mask"].shape == (2, 6)
 
 
-def test_windowed_attention_always_passes_the_bool_mask(monkeypatch):
+def test_windowed_attention_passes_the_bool_mask_once_the_window_bites(monkeypatch):
     spy = SdpaSpy(monkeypatch)
     mixer = attention({"window": 3})
     run(mixer, positional("rope"), random((1, 5, 64), 1))
