@@ -4,7 +4,6 @@ the host refusing a plugin whose files do not match its manifest (docs/PLUGINS.m
 import json
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -135,20 +134,6 @@ def test_other_languages(cli, tmp_path):
     for lang, word in [("ko", "매니페스트"), ("zh", "清单"), ("ja", "マニフェスト"), ("es", "manifiesto")]:
         result = cli("--lang", lang, "plugins", "verify", plugins)
         assert result.returncode == 3 and word in result.stderr, lang
-
-
-def test_validate_and_explain_stay_fast_with_checksums(cli):
-    # Hashing the bundle's 18 files happens on every start; validate and explain must stay quick.
-    for command in ("validate", "explain"):
-        best = min(_timed(cli, command) for _ in range(5))
-        assert best < 0.3, f"{command} took {best:.3f} s"
-
-
-def _timed(cli, command):
-    start = time.perf_counter()
-    result = cli(command, "--preset", "llama_style_mini")
-    assert result.returncode == 0, result.stderr
-    return time.perf_counter() - start
 
 
 def test_manifest_of_a_directory_without_plugins_is_refused(cli, tmp_path):

@@ -134,10 +134,14 @@ class CausalConv1d(nn.Module):
         else:
             past = x.new_zeros((batch, self.width - 1, self.channels))
         full = torch.cat((past, x), 1)  # [B, K-1+T, C]: the past is the padding
+        # A copy, so that the cache does not keep this call's whole input alive.
+        next_history = full.narrow(1, tokens, self.width - 1).clone()
+        if tokens == 1:
+            # As causal_conv.cpp: one decoding step is a weighted sum over the window.
+            return (full * self.weight.squeeze(1).t()).sum(1, keepdim=True) + self.bias, next_history
         y = F.conv1d(full.transpose(1, 2), self.weight, self.bias, stride=1, padding=0, dilation=1,
                      groups=self.channels)
-        # A copy, so that the cache does not keep this call's whole input alive.
-        return y.transpose(1, 2), full.narrow(1, tokens, self.width - 1).clone()
+        return y.transpose(1, 2), next_history
 
     def extra_repr(self) -> str:
         return "channels=%d, width=%d" % (self.channels, self.width)
@@ -288,7 +292,7 @@ def ssd_step(
     decay = (dtf * A.to(f32)).exp().unsqueeze(-1).unsqueeze(-1)  # [b, h, 1, 1]
     inp = (x.to(f32) * dtf.unsqueeze(-1)).unsqueeze(-1) * _per_head(B.to(f32), h).unsqueeze(2)
     nxt = decay * previous + inp  # [b, h, p, N]
-    y = torch.matmul(nxt, _per_head(C.to(f32), h).unsqueeze(-1)).squeeze(-1)  # [b, h, p]
+    y = torch.einsum("bhpn,bhn->bhp", nxt, _per_head(C.to(f32), h))  # as ssd.cpp, not matmul by a column
     return y, nxt
 
 
