@@ -388,6 +388,23 @@ def test_the_ssd_step_equals_the_recurrence_and_continues_a_chunked_prefill():
     assert relative_diff(out, naive_ssd(x[:, :1], dt[:, :1], A, B[:, :1], C[:, :1])[0][:, 0]) < 1e-6
 
 
+def test_the_ssd_step_updates_the_state_in_place_only_without_autograd():
+    x, dt, A, B, C, s0 = scan_inputs(2, 1, 6, 4, 3, 5, seed=9, state=True)
+    step = (x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0])
+    kept = s0.clone()
+    y_grad, s_grad = twin.ssd_step(*step, s0)
+    assert torch.equal(s0, kept) and s_grad.data_ptr() != s0.data_ptr()
+    with torch.no_grad():
+        y, s = twin.ssd_step(*step, s0)
+    assert s.data_ptr() == s0.data_ptr()
+    assert torch.allclose(y, y_grad, rtol=1e-6, atol=1e-6) and torch.allclose(s, s_grad, rtol=1e-6, atol=1e-6)
+    with torch.inference_mode():
+        made_in_inference = kept.clone()
+    with torch.no_grad():  # an inference tensor cannot change outside inference mode: a new state
+        _, s = twin.ssd_step(*step, made_in_inference)
+    assert s.data_ptr() != made_in_inference.data_ptr() and torch.allclose(s, s_grad, rtol=1e-6, atol=1e-6)
+
+
 def test_the_chunked_ssd_does_not_depend_on_chunk_size():
     # Decays far stronger than a trained model's (|a_cum| reaches thousands within a chunk): exp of float32
     # differences of such sums loses a few more digits the longer the chunk, as in the C++.

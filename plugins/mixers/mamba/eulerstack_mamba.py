@@ -284,14 +284,20 @@ def ssd_step(
     C: torch.Tensor,
     state: Optional[torch.Tensor],
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """One token of the recurrence, for decoding: x [b, h, p], dt [b, h], B and C [b, g, N]."""
-    b, h, p, n = x.size(0), x.size(1), x.size(2), B.size(2)
+    """One token of the recurrence, for decoding: x [b, h, p], dt [b, h], B and C [b, g, N].
+    Without grad mode a float32 `state` is updated in place and returned as the new state."""
+    h = x.size(1)
     f32 = torch.float32
     dtf = dt.to(f32)
-    previous = state.to(f32) if state is not None else torch.zeros((b, h, p, n), dtype=f32, device=x.device)
     decay = (dtf * A.to(f32)).exp().unsqueeze(-1).unsqueeze(-1)  # [b, h, 1, 1]
-    inp = (x.to(f32) * dtf.unsqueeze(-1)).unsqueeze(-1) * _per_head(B.to(f32), h).unsqueeze(2)
-    nxt = decay * previous + inp  # [b, h, p, N]
+    inp = (x.to(f32) * dtf.unsqueeze(-1)).unsqueeze(-1)  # [b, h, p, 1]
+    B_row = _per_head(B.to(f32), h).unsqueeze(2)  # [b, h, 1, N]
+    if state is None:
+        nxt = inp * B_row  # [b, h, p, N]
+    elif not torch.is_grad_enabled() and (torch.is_inference_mode_enabled() or not state.is_inference()):
+        nxt = state.to(f32).mul_(decay).addcmul_(inp, B_row)  # as ssd.cpp: decoding updates the state in place
+    else:
+        nxt = torch.addcmul(decay * state.to(f32), inp, B_row)
     y = torch.einsum("bhpn,bhn->bhp", nxt, _per_head(C.to(f32), h))  # as ssd.cpp, not matmul by a column
     return y, nxt
 

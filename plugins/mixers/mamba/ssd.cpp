@@ -5,6 +5,8 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
 namespace eulerstack::mamba {
 
@@ -24,6 +26,11 @@ at::Tensor pad_time(const at::Tensor& t, std::int64_t pad) {
 at::Tensor per_head(const at::Tensor& t, std::int64_t heads) {
   const std::int64_t b = t.size(0), g = t.size(1), n = t.size(2);
   return t.unsqueeze(2).expand({b, g, heads / g, n}).reshape({b, heads, n});
+}
+
+// No autograd to record the update, and no inference tensor outside inference mode.
+bool updatable_in_place(const at::Tensor& state) {
+  return !at::GradMode::is_enabled() && (c10::InferenceMode::is_enabled() || !state.is_inference());
 }
 
 // The chunked algorithm over all of x's chunks at once.
@@ -107,13 +114,18 @@ ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tens
 
 ScanResult ssd_step(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
                     const at::Tensor& C, const at::Tensor& state) {
-  const std::int64_t b = x.size(0), h = x.size(1), p = x.size(2), n = B.size(2);
+  const std::int64_t h = x.size(1);
   const at::Tensor dtf = f32(dt);
-  const at::Tensor previous =
-      state.defined() ? f32(state) : at::zeros({b, h, p, n}, x.options().dtype(at::kFloat));
-  const at::Tensor decay = (dtf * f32(A)).exp().unsqueeze(-1).unsqueeze(-1);        // [b, h, 1, 1]
-  const at::Tensor input = (f32(x) * dtf.unsqueeze(-1)).unsqueeze(-1) * per_head(f32(B), h).unsqueeze(2);
-  at::Tensor next = decay * previous + input;                                        // [b, h, p, N]
+  const at::Tensor decay = (dtf * f32(A)).exp().unsqueeze(-1).unsqueeze(-1);  // [b, h, 1, 1]
+  const at::Tensor input = (f32(x) * dtf.unsqueeze(-1)).unsqueeze(-1);         // [b, h, p, 1]
+  const at::Tensor B_row = per_head(f32(B), h).unsqueeze(2);                    // [b, h, 1, N]
+  at::Tensor next;                                                              // [b, h, p, N]
+  if (!state.defined())
+    next = input * B_row;
+  else if (updatable_in_place(state))  // decoding: new state-sized copies were the step's largest cost
+    next = f32(state).mul_(decay).addcmul_(input, B_row);
+  else
+    next = at::addcmul(decay * f32(state), input, B_row);
   // Not matmul(next, C as a column): ATen's batched matrix-times-column path was ~8x slower here.
   at::Tensor y = at::einsum("bhpn,bhn->bhp", {next, per_head(f32(C), h)});
   return {y, next};

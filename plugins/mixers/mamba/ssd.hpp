@@ -20,6 +20,7 @@ ScanResult ssd_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tens
                        const at::Tensor& C, std::int64_t chunk_size, const at::Tensor& initial_state);
 
 // One token of the recurrence, for decoding: x [b, h, p], dt [b, h], B and C [b, g, N].
+// Without grad mode a float32 `state` is updated in place and returned as the new state.
 ScanResult ssd_step(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& B,
                     const at::Tensor& C, const at::Tensor& state);
 
