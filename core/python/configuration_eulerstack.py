@@ -95,6 +95,21 @@ class EulerStackConfig(PreTrainedConfig):
             self.router_aux_loss_coef = 0.0
         super().__post_init__(**kwargs)
 
+    def to_dict(self):
+        """The config as saved: `eulerstack_ir` follows what HF tooling changed on the config (the vocabulary after
+        resize_token_embeddings, the dtype after a cast), so the IR stays the one source of the architecture."""
+        output = super().to_dict()
+        ir = output.get("eulerstack_ir")
+        if isinstance(ir, dict) and isinstance(ir.get("model"), dict):
+            ir = dict(ir, model=dict(ir["model"]))
+            if output.get("vocab_size") is not None:
+                ir["model"]["vocab_size"] = int(output["vocab_size"])
+            dtype = output.get("dtype")
+            if isinstance(dtype, str) and dtype in ("float32", "bfloat16", "float16"):
+                ir["model"]["dtype"] = dtype
+            output["eulerstack_ir"] = ir
+        return output
+
     @property
     def init_std(self):
         """The initialisation σ of `training_hints.init` (`normal_<std>`)."""

@@ -10,11 +10,16 @@
 # relative imports along with it, so it imports only torch, transformers and the
 # standard library.
 #
-# Limits: no padding (an attention_mask must be all ones), one position vector
-# for the whole batch, no KV-cache cropping (assisted decoding); beam search
-# needs mixer states with `reorder_cache(beam_idx)`.
+# Padding follows docs/PADDING.md: positions come from the attention mask as in
+# HF, and every block gets the call's padding mask. Limits: no KV-cache cropping
+# (assisted decoding); beam search needs mixer states with `reorder_cache(beam_idx)`.
 
+import hashlib
+import importlib.util
 import math
+import os
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -23,10 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+from transformers.utils import logging
 
 from .configuration_eulerstack import EulerStackConfig
 from .eulerstack_blocks import PLUGIN_REGISTRARS
+
+logger = logging.get_logger(__name__)
 
 NORM_EPS = 1e-5
 LOSS_KWARGS = ("num_items_in_batch", "ignore_index", "shift_labels")  # what forward passes on to the loss
@@ -76,6 +86,44 @@ class BlockRegistry:
         for register in tuple(PLUGIN_REGISTRARS if registrars is None else registrars) + tuple(EXTRA_REGISTRARS):
             register(registry)
         return registry
+
+
+_BLOCK_IMPORT = re.compile(r"^from \.(\w+) import register\b", re.MULTILINE)
+
+
+def _load_twin(path: str):
+    """A plugin twin loaded from its file, under a name unique to its content (`eulerstack_twin_<stem>_<sha>`), so
+    that twins of different exports never stand in for one another."""
+    with open(path, "rb") as handle:
+        code = handle.read()
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = f"eulerstack_twin_{stem}_{hashlib.sha256(code).hexdigest()[:16]}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
+
+
+def registrars_of(config) -> tuple:
+    """The `register` functions of the twins of the export `config` was read from (its eulerstack_blocks.py), or,
+    for a config not read from a directory, those this module was imported with.
+
+    transformers shares one model class between exports whose code files are alike, and keys its module cache by
+    directory name: the blocks must come from each config's own directory, not from this module's imports."""
+    directory = getattr(config, "_name_or_path", None) or ""
+    blocks = os.path.join(directory, "eulerstack_blocks.py")
+    if not directory or not os.path.isfile(blocks):
+        return tuple(PLUGIN_REGISTRARS)
+    with open(blocks, encoding="utf-8") as handle:
+        modules = _BLOCK_IMPORT.findall(handle.read())
+    return tuple(_load_twin(os.path.join(directory, module + ".py")).register for module in modules)
 
 
 def _clone(value):
@@ -194,9 +242,9 @@ def _split_ffn_output(out):
     return hidden, aux
 
 
-class EulerStackDecoderLayer(nn.Module):
+class EulerStackDecoderLayer(GradientCheckpointingLayer):
     """A mixer and an FFN, each with its norm, joined by the IR's residual (sequential or parallel), with pre- or
-    post-norm."""
+    post-norm. Checkpointed as a whole under `gradient_checkpointing_enable()`."""
 
     def __init__(self, layer: dict, d_model: int, mixer: nn.Module, ffn: nn.Module, dropout: float):
         super().__init__()
@@ -215,18 +263,24 @@ class EulerStackDecoderLayer(nn.Module):
         out = y if self.scaling == 1.0 else y * self.scaling
         return F.dropout(out, self.dropout, self.training) if self.dropout > 0.0 else out
 
-    def forward(self, x, positions, positional, cache=None, token_ids=None):
+    def forward(self, x, positions=None, positional=None, cache=None, token_ids=None, padding_mask=None):
+        def mix(inp):
+            return self.mixer(inp, positions, positional, cache, padding_mask=padding_mask)
+
+        def feed(inp):
+            return _split_ffn_output(self.ffn(inp, token_ids, padding_mask=padding_mask))
+
         if self.parallel:
             inp = self.mixer_norm(x) if self.pre_norm else x
-            hidden, aux = _split_ffn_output(self.ffn(inp, token_ids))
-            total = x + self.branch(self.mixer(inp, positions, positional, cache)) + self.branch(hidden)
+            hidden, aux = feed(inp)
+            total = x + self.branch(mix(inp)) + self.branch(hidden)
             return (total if self.pre_norm else self.mixer_norm(total)), aux
         if self.pre_norm:
-            h = x + self.branch(self.mixer(self.mixer_norm(x), positions, positional, cache))
-            hidden, aux = _split_ffn_output(self.ffn(self.ffn_norm(h), token_ids))
+            h = x + self.branch(mix(self.mixer_norm(x)))
+            hidden, aux = feed(self.ffn_norm(h))
             return h + self.branch(hidden), aux
-        h = self.mixer_norm(x + self.branch(self.mixer(x, positions, positional, cache)))
-        hidden, aux = _split_ffn_output(self.ffn(h, token_ids))
+        h = self.mixer_norm(x + self.branch(mix(x)))
+        hidden, aux = feed(h)
         return self.ffn_norm(h + self.branch(hidden)), aux
 
     def new_cache(self):
@@ -240,7 +294,9 @@ class EulerStackDecoderLayer(nn.Module):
 
 class EulerStackCache(Cache):
     """The decoding state: one object per layer, made by its mixer's `new_cache()` and advanced in place by the
-    mixer's forward, plus the number of tokens seen. `layers[i]` is layer i's state.
+    mixer's forward, plus the number of tokens seen (slots, padding included) and, once a padding token was seen,
+    the number of real tokens per row (`real_lengths`, from which later positions count). `layers[i]` is layer i's
+    state.
 
     It cannot be cropped (recurrent states have no undo), so assisted decoding is not supported. Beam search and
     batch expansion call `reorder_cache(beam_idx)`, `batch_repeat_interleave(n)`, `batch_select_indices(idx)` on
@@ -251,6 +307,7 @@ class EulerStackCache(Cache):
     def __init__(self, states):
         super().__init__(layers=list(states))
         self.seen_tokens = 0
+        self.real_lengths: Optional[torch.Tensor] = None  # [B] int64; None: every slot so far was a real token
 
     def __repr__(self):
         return f"EulerStackCache(seen_tokens={self.seen_tokens}, layers={[type(s).__name__ for s in self.layers]})"
@@ -270,7 +327,14 @@ class EulerStackCache(Cache):
     def update(self, *args, **kwargs):
         raise NotImplementedError("EulerStackCache has no key/value update: each mixer advances its own state")
 
-    def advance(self, tokens: int) -> None:
+    def advance(self, tokens: int, padding_mask: Optional[torch.Tensor] = None) -> None:
+        """Counts a call of `tokens` slots; `padding_mask` [B, tokens] (True: real) when some were padding."""
+        if padding_mask is not None:
+            before = self.real_lengths if self.real_lengths is not None else torch.full(
+                (padding_mask.shape[0],), self.seen_tokens, dtype=torch.long, device=padding_mask.device)
+            self.real_lengths = before + padding_mask.sum(1)
+        elif self.real_lengths is not None:
+            self.real_lengths = self.real_lengths + int(tokens)
         self.seen_tokens += int(tokens)
 
     @property
@@ -307,16 +371,23 @@ class EulerStackCache(Cache):
 
     def reorder_cache(self, beam_idx: torch.LongTensor):
         self._each_state("reorder_cache", beam_idx)
+        if self.real_lengths is not None:
+            self.real_lengths = self.real_lengths.index_select(0, beam_idx.to(self.real_lengths.device))
 
     def batch_repeat_interleave(self, repeats: int):
         self._each_state("batch_repeat_interleave", repeats)
+        if self.real_lengths is not None:
+            self.real_lengths = self.real_lengths.repeat_interleave(repeats, 0)
 
     def batch_select_indices(self, indices: torch.Tensor):
         self._each_state("batch_select_indices", indices)
+        if self.real_lengths is not None:
+            self.real_lengths = self.real_lengths[indices]
 
     def reset(self):
         self._each_state("reset")
         self.seen_tokens = 0
+        self.real_lengths = None
 
     def crop(self, tokens_to_remove: int) -> None:
         if tokens_to_remove:
@@ -364,28 +435,62 @@ def _flagged(tensor) -> bool:
     return bool(getattr(tensor, "_is_hf_initialized", False))
 
 
-def _check_attention_mask(attention_mask) -> None:
-    """The model has no padding support: an attention mask, when given, must be all ones."""
-    if attention_mask is None:
-        return
-    if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2:
-        raise ValueError("EulerStack models accept only a 2D attention_mask [batch, length], and only all ones: "
-                         "padding is not supported")
-    if attention_mask.numel() and not bool((attention_mask == 1).all()):
-        raise ValueError("EulerStack models do not support padding: attention_mask must be all ones "
-                         "(batch sequences of equal length, or run them one by one)")
+def _positions_and_padding(attention_mask, position_ids, batch: int, length: int, cache, device):
+    """The positions ([T] when every row shares them, else [B, T]) and the padding mask of this call ([B, T] bool,
+    True at real tokens, or None without padding), as docs/PADDING.md defines them: with a mask, a real token's
+    position is the number of real tokens before it in its row, a padding token's is 1 (HF's convention)."""
+    past = cache.get_seq_length() if cache is not None else 0
+    current = None
+    start = None  # [B] real tokens before this call, or None: `past` in every row
+    if attention_mask is not None:
+        if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2:
+            raise ValueError("EulerStack models take a 2D attention_mask [batch, length] of ones (tokens) and zeros "
+                             f"(padding), got {getattr(attention_mask, 'shape', type(attention_mask).__name__)}")
+        if attention_mask.shape[0] != batch or attention_mask.shape[1] not in (length, past + length):
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}; expected [{batch}, {length}] "
+                             f"(this call's tokens) or [{batch}, {past + length}] (the cached tokens too)")
+        mask = attention_mask.to(device=device) != 0
+        current = mask[:, mask.shape[1] - length:]
+        if mask.shape[1] == past + length and past > 0:
+            start = mask[:, :past].sum(1)
+        if not torch.compiler.is_compiling() and bool(current.all()):
+            current = None  # no padding: the blocks' fast paths (a traced graph keeps the mask instead)
+    if start is None and cache is not None and cache.real_lengths is not None:
+        start = cache.real_lengths.to(device)
+
+    if position_ids is not None:
+        positions = position_ids.to(device=device, dtype=torch.long)
+        if positions.dim() == 2 and positions.shape[0] == 1 and batch > 1:
+            positions = positions[0]
+        if positions.shape[-1] != length or positions.dim() not in (1, 2) or (
+                positions.dim() == 2 and positions.shape[0] != batch):
+            raise ValueError(f"position_ids must be [length] or [batch, length] with length {length}, "
+                             f"got {tuple(position_ids.shape)}")
+    elif current is not None:
+        base = start if start is not None else torch.full((batch,), past, dtype=torch.long, device=device)
+        positions = (base.unsqueeze(1) + current.long().cumsum(1) - 1).masked_fill(~current, 1)
+    elif start is not None:
+        positions = start.unsqueeze(1) + torch.arange(length, dtype=torch.long, device=device)
+    else:
+        positions = torch.arange(past, past + length, dtype=torch.long, device=device)
+    if positions.dim() == 2 and (positions.shape[0] == 1 or (
+            not torch.compiler.is_compiling() and bool((positions == positions[:1]).all()))):
+        positions = positions[0]
+    return positions, current
 
 
 class EulerStackPreTrainedModel(PreTrainedModel):
     config_class = EulerStackConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
     _no_split_modules = ["EulerStackDecoderLayer"]
     _is_stateful = True
-    _supports_sdpa = False
+    # The attention implementations a mixer may offer: core hands config._attn_implementation to every module
+    # with an `attention_implementation` attribute (docs/EXPORT.md); blocks without one ignore it.
+    _supports_sdpa = True
+    _supports_flex_attn = True
     _supports_flash_attn = False
-    _supports_flex_attn = False
     _supports_attention_backend = False
 
     @classmethod
@@ -472,7 +577,7 @@ class EulerStackModel(EulerStackPreTrainedModel):
         model = ir["model"]
         d = int(model["d_model"])
         hints = ir["training_hints"]
-        self.block_registry = registry if registry is not None else BlockRegistry.with_plugins()
+        self.block_registry = registry if registry is not None else BlockRegistry.with_plugins(registrars_of(config))
         builder = BlockBuilder(self.block_registry)
         base = BlockContext(model=_clone(model), params={}, refs={}, layer_index=-1, n_layers=len(ir["layers"]),
                             init_std=init_std_of(ir), builder=builder)
@@ -481,6 +586,7 @@ class EulerStackModel(EulerStackPreTrainedModel):
         self.dropout = float(hints.get("dropout") or 0.0)
         self.aux_loss_coef = float(config.router_aux_loss_coef)
 
+        self.gradient_checkpointing = False
         self.embed_tokens = nn.Embedding(int(config.vocab_size), d)
         self.embed_positions = builder.make_positional(ir["embedding"]["positional"], base)
         self.layers = nn.ModuleList()
@@ -509,19 +615,17 @@ class EulerStackModel(EulerStackPreTrainedModel):
         """An empty decoding state: one per layer, from each mixer's `new_cache()`."""
         return EulerStackCache([layer.new_cache() for layer in self.layers])
 
-    def _positions(self, length, offset, position_ids, device):
-        if position_ids is None:
-            return torch.arange(offset, offset + length, dtype=torch.long, device=device)
-        positions = position_ids.to(device=device, dtype=torch.long)
-        if positions.dim() == 2:
-            if positions.shape[0] > 1 and not bool((positions == positions[:1]).all()):
-                raise ValueError("EulerStack models take one position vector for the whole batch: the rows of "
-                                 "position_ids must be equal (no padding)")
-            positions = positions[0]
-        if positions.dim() != 1 or positions.shape[0] != length:
-            raise ValueError(f"position_ids must be [length] or [batch, length] with length {length}, "
-                             f"got {tuple(position_ids.shape)}")
-        return positions
+    def _use_attention_implementation(self) -> None:
+        """Hands config._attn_implementation to the blocks that offer several (read at each call, so that
+        set_attn_implementation() after loading takes effect)."""
+        wanted = getattr(self.config, "_attn_implementation", None) or "sdpa"
+        if torch.compiler.is_compiling():
+            return  # set by the eager calls; a compiled graph is specialised on it
+        if wanted != getattr(self, "_blocks_attention_implementation", None):
+            for module in self.modules():
+                if module is not self and hasattr(module, "attention_implementation"):
+                    module.attention_implementation = wanted
+            self._blocks_attention_implementation = wanted
 
     def forward(
         self,
@@ -537,17 +641,19 @@ class EulerStackModel(EulerStackPreTrainedModel):
     ):
         """
         input_ids [batch, length]; `past_key_values` an EulerStackCache that this call continues and advances
-        (made here when `use_cache` and none is given); `attention_mask` must be all ones (no padding);
-        `position_ids` default to the cache length onwards.
+        (made here when `use_cache` and none is given); `attention_mask` [batch, length] or [batch, cached +
+        length], 0 at padding (docs/PADDING.md); `position_ids` default to the real tokens' count in each row.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds")
-        _check_attention_mask(attention_mask)
         output_hidden_states = (output_hidden_states if output_hidden_states is not None
                                 else self.config.output_hidden_states)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if use_cache is None:
             use_cache = bool(self.config.use_cache) and not self.training
+        if self.gradient_checkpointing and self.training and (use_cache or past_key_values is not None):
+            logger.warning_once("a decoding cache is incompatible with gradient checkpointing: use_cache=False")
+            use_cache, past_key_values = False, None
 
         cache = past_key_values
         if cache is not None and not isinstance(cache, EulerStackCache):
@@ -564,8 +670,9 @@ class EulerStackModel(EulerStackPreTrainedModel):
         else:
             x = inputs_embeds
         length = x.shape[1]
-        offset = cache.get_seq_length() if cache is not None else 0
-        positions = self._positions(length, offset, position_ids, x.device)
+        positions, padding_mask = _positions_and_padding(attention_mask, position_ids, x.shape[0], length, cache,
+                                                         x.device)
+        self._use_attention_implementation()
 
         if self.embedding_scale != 1.0:
             x = x * self.embedding_scale
@@ -579,7 +686,8 @@ class EulerStackModel(EulerStackPreTrainedModel):
             if output_hidden_states:
                 all_hidden += (x,)
             state = cache.layers[index] if cache is not None else None
-            x, layer_aux = layer(x, positions, self.embed_positions, state, input_ids)
+            x, layer_aux = layer(x, positions=positions, positional=self.embed_positions, cache=state,
+                                 token_ids=input_ids, padding_mask=padding_mask)
             if layer_aux is not None:
                 aux = aux + layer_aux.float()
         if self.norm is not None:
@@ -587,7 +695,7 @@ class EulerStackModel(EulerStackPreTrainedModel):
         if output_hidden_states:
             all_hidden += (x,)
         if cache is not None:
-            cache.advance(length)
+            cache.advance(length, padding_mask)
 
         aux_loss = aux * self.aux_loss_coef
         returned_cache = cache if use_cache else None

@@ -6,7 +6,8 @@ shapes (HF convention, under `ffn.`), the same math.
     mlp:       down_proj(act(up_proj(x)))                  up_proj [f, d], down_proj [d, f]
     gated_mlp: down_proj(act(gate_proj(x)) * up_proj(x))   gate_proj [f, d] as well
 
-with f = model.mlp_ratio * model.d_model, a bias on every projection when
+per token (a padding token needs nothing: `padding_mask` is accepted and unused), with
+f = model.mlp_ratio * model.d_model, a bias on every projection when
 `bias: true`, and act one of gelu (exact, erf form), relu, swiglu (SiLU).
 
 Init (`reset_parameters` of each projection, through torch.nn.init so that
@@ -79,7 +80,8 @@ class Mlp(nn.Module):
         self.up_proj = _Linear(d, f, bias, ctx.init_std)
         self.down_proj = _Linear(f, d, bias, _output_std(ctx))
 
-    def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
+    def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None,
+                padding_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
         return self.down_proj(self._act(self.up_proj(x))), None
 
 
@@ -90,7 +92,8 @@ class GatedMlp(Mlp):
         super().__init__(ctx)
         self.gate_proj = _Linear(int(ctx.model["d_model"]), _hidden_width(ctx), bool(ctx.params["bias"]), ctx.init_std)
 
-    def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
+    def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None,
+                padding_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
         return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x)), None
 
 

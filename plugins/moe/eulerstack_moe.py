@@ -15,18 +15,37 @@ assignments by expert (stably); in training with capacity_drop_policy drop/pad
 each expert keeps its first ceil(capacity_factor * N * top_k / E) assignments.
 Shared experts are added unweighted. The aux loss is a float32 scalar.
 
-`router.expert_bias` is a non-persistent buffer: the export writes parameters
-only, so it is not in the checkpoint; it starts at zero (reset_parameters).
+Padding (docs/PADDING.md): padding tokens are not routed (no expert, no capacity)
+and are left out of every statistic: balance loss, z-loss, per-sequence loss, load.
+
+`router.expert_bias` (float32, with bias_correction) is model state: a persistent
+buffer, saved with the weights, zero at init. It changes only between optimizer steps,
+never inside forward: a training forward (grad mode on, not the recompute of gradient
+checkpointing) adds the experts' loads to a per-step count, and after each
+`optimizer.step()` that steps the router's weight (a global torch.optim post-step hook,
+so Trainer, TRL, accelerate and plain loops need nothing) the counts, summed over the
+data-parallel ranks when torch.distributed is initialised, move the bias by DeepSeek-V3's
+rule. A router whose weight is frozen (a LoRA base) never moves its bias.
+`router.apply_load_update()` does the same by hand.
+
+Every expert takes part in every backward pass (an expert without tokens runs on an
+empty batch), so DDP needs no find_unused_parameters. Under torch.compile / torch.export
+the dispatch runs every expert on every token with zero weights where not routed
+(static shapes, the same result).
 
 A twin imports only torch and the standard library (transformers' remote code).
 """
 
+import itertools
 import math
+import weakref
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 
 # --- experts (the ffn plugin's mlp / gated_mlp, which this plugin cannot import) ---
@@ -110,6 +129,47 @@ def hash_experts(token_ids: torch.Tensor, salt: int, experts: int, top_k: int) -
 _AFFINITIES = ("softmax", "sigmoid", "sqrt_softplus")
 
 
+# --- bias correction between optimizer steps ---------------------------------------
+
+_ROUTERS_WITH_BIAS: "weakref.WeakSet[TopKRouter]" = weakref.WeakSet()
+_CREATION_ORDER = itertools.count()
+_STEP_HOOK = None
+
+
+def _recomputing() -> bool:
+    """Whether this forward is gradient checkpointing's recompute: it runs inside the backward pass."""
+    if torch.compiler.is_compiling():
+        return False
+    return torch._C._current_graph_task_id() != -1
+
+
+def _summed_over_ranks(loads: List[torch.Tensor]) -> List[torch.Tensor]:
+    """The loads summed over the data-parallel ranks (one collective), or as they are outside torch.distributed."""
+    if not (dist.is_available() and dist.is_initialized()) or not loads:
+        return loads
+    flat = torch.cat([load.reshape(-1) for load in loads])
+    dist.all_reduce(flat)
+    return list(flat.split([load.numel() for load in loads]))
+
+
+def _after_optimizer_step(optimizer, args, kwargs) -> None:
+    stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    # The same order on every rank (models are built alike), so that the collective matches.
+    routers = sorted((r for r in list(_ROUTERS_WITH_BIAS) if id(r.weight) in stepped),
+                     key=lambda r: r.creation_index)
+    if not routers:
+        return
+    loads = _summed_over_ranks([router._pending_or_zeros() for router in routers])
+    for router, load in zip(routers, loads):
+        router.apply_load_update(load)
+
+
+def _install_step_hook() -> None:
+    global _STEP_HOOK
+    if _STEP_HOOK is None:
+        _STEP_HOOK = register_optimizer_step_post_hook(_after_optimizer_step)
+
+
 class TopKRouter(nn.Module):
     """A linear scorer [E, d] plus a score function; `ctx.params` are the router's merged with its MoE's."""
 
@@ -136,24 +196,21 @@ class TopKRouter(nn.Module):
 
         d = int(ctx.model["d_model"])
         self.weight = nn.Parameter(torch.empty(self.num_experts, d))
-        # Float32 whatever the model dtype: update steps of 1e-3 vanish in bfloat16.
-        # Not persistent: the export writes parameters only.
-        self.register_buffer("expert_bias", torch.zeros(self.num_experts, dtype=torch.float32), persistent=False)
+        # Model state, saved with the weights. Float32 (a model cast casts it too, as any buffer).
+        self.register_buffer("expert_bias", torch.zeros(self.num_experts, dtype=torch.float32))
+        # Assignments per expert since the last update; a plain tensor, not a buffer, so that no engine
+        # (DDP's buffer broadcast) overwrites a rank's own counts.
+        self.pending_load: Optional[torch.Tensor] = None
+        self.creation_index = next(_CREATION_ORDER)
+        if self.bias_correction and not self.hashed:
+            _ROUTERS_WITH_BIAS.add(self)
+            _install_step_hook()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
         torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
         torch.nn.init.zeros_(self.expert_bias)
-
-    def _apply(self, fn, *args, **kwargs):
-        # Keep the bias-correction state in float32 through model.to(dtype) / .half():
-        # the float32 values, moved to wherever the cast sent the buffer.
-        saved = self.expert_bias
-        result = super()._apply(fn, *args, **kwargs)
-        if self.expert_bias.dtype != torch.float32 and saved.dtype == torch.float32:
-            self.expert_bias = saved.to(device=self.expert_bias.device)
-        return result
 
     def _scores(self, logits: torch.Tensor) -> torch.Tensor:
         if self.scoring == "sigmoid":
@@ -167,9 +224,11 @@ class TopKRouter(nn.Module):
         return torch.softmax(logits, -1)
 
     def route(
-        self, x: torch.Tensor, top_k: int, token_ids: Optional[torch.Tensor] = None
+        self, x: torch.Tensor, top_k: int, token_ids: Optional[torch.Tensor] = None,
+        token_weight: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x [N, d] -> (weights [N, k] x.dtype, experts [N, k] int64, probs [N, E] float32, logits [N, E] float32)."""
+        """x [N, d] -> (weights [N, k] x.dtype, experts [N, k] int64, probs [N, E] float32, logits [N, E] float32).
+        `token_weight` [N] (0 at padding, static-shape callers only) leaves tokens out of the load counts."""
         inputs = x.to(torch.float32)
         if self.training and self.jitter > 0:
             inputs = inputs * torch.empty_like(inputs).uniform_(1.0 - self.jitter, 1.0 + self.jitter)
@@ -191,20 +250,42 @@ class TopKRouter(nn.Module):
             weights = scores.gather(1, experts)
             if self.normalize:
                 weights = weights / (weights.sum(-1, keepdim=True) + 1e-20)
-            if self.bias_correction and self.training:
-                self._update_bias(experts)
+            if self.bias_correction and self.training and torch.is_grad_enabled() and not _recomputing():
+                self._count_load(experts, token_weight)
         return weights.to(x.dtype), experts, probs, logits
 
     @torch.no_grad()
-    def _update_bias(self, experts: torch.Tensor) -> None:
-        """DeepSeek-V3 aux-loss-free balancing: push over-loaded experts' bias down, under-loaded ones' up."""
+    def _count_load(self, experts: torch.Tensor, token_weight: Optional[torch.Tensor] = None) -> None:
+        ones = (torch.ones(experts.shape, dtype=torch.float32, device=experts.device) if token_weight is None else
+                token_weight.to(torch.float32).unsqueeze(1).expand(experts.shape))
+        load = torch.zeros(self.num_experts, dtype=torch.float32, device=experts.device).scatter_add_(
+            0, experts.reshape(-1), ones.reshape(-1))
+        if self.pending_load is None or self.pending_load.device != load.device:
+            self.pending_load = load
+        else:
+            self.pending_load += load
+
+    @torch.no_grad()
+    def apply_load_update(self, load: Optional[torch.Tensor] = None) -> None:
+        """DeepSeek-V3 aux-loss-free balancing from the counted loads (`load`: already summed over ranks):
+        push over-loaded experts' bias down, under-loaded ones' up, by update_rate where the imbalance is above
+        target_imbalance; then start counting afresh."""
+        if load is None:
+            load = _summed_over_ranks([self._pending_or_zeros()])[0]
+        self.pending_load = None
+        total = float(load.sum())
+        if total <= 0.0:
+            return
         share = 1.0 / float(self.num_experts)
-        load = torch.bincount(experts.reshape(-1), minlength=self.num_experts).to(torch.float32) / float(
-            experts.numel()
-        )
-        excess = load - share
+        excess = load / total - share
         outside = (excess.abs() > self.target_imbalance * share).to(torch.float32)
-        self.expert_bias.sub_((self.update_rate * torch.sign(excess) * outside).to(self.expert_bias.dtype))
+        step = self.update_rate * torch.sign(excess) * outside
+        self.expert_bias.sub_(step.to(device=self.expert_bias.device, dtype=self.expert_bias.dtype))
+
+    def _pending_or_zeros(self) -> torch.Tensor:
+        if self.pending_load is not None:
+            return self.pending_load
+        return torch.zeros(self.num_experts, dtype=torch.float32, device=self.expert_bias.device)
 
 
 class SoftmaxRouter(TopKRouter):
@@ -231,8 +312,10 @@ def dispatch(
 ) -> torch.Tensor:
     """x [N, d], experts and weights [N, k] -> [N, d]: sum_j weights[t, j] * expert_{experts[t, j]}(x[t]).
 
-    With a capacity, each expert takes only its first `capacity` assignments in token order.
-    """
+    With a capacity, each expert takes only its first `capacity` assignments in token order. Every expert runs,
+    on an empty batch when it has no assignment, so that each joins the backward pass."""
+    if torch.compiler.is_compiling():
+        return dispatch_dense(x, experts, weights, modules, capacity)
     k = experts.size(1)
     n_experts = len(modules)
     assigned = experts.reshape(-1)  # [N*k], token-major
@@ -246,12 +329,37 @@ def dispatch(
     for e in range(n_experts):
         count = counts[e]
         kept = min(count, capacity) if capacity is not None else count
-        if kept > 0:
-            slots = order[start : start + kept]
-            tokens = torch.div(slots, k, rounding_mode="floor")
-            y = modules[e](x.index_select(0, tokens)) * flat_weights.index_select(0, slots).unsqueeze(1)
-            out.index_add_(0, tokens, y)
+        slots = order[start : start + kept]
+        tokens = torch.div(slots, k, rounding_mode="floor")
+        y = modules[e](x.index_select(0, tokens)) * flat_weights.index_select(0, slots).unsqueeze(1)
+        out.index_add_(0, tokens, y)
         start += count
+    return out
+
+
+def dispatch_dense(
+    x: torch.Tensor,
+    experts: torch.Tensor,
+    weights: torch.Tensor,
+    modules: List[nn.Module],
+    capacity,
+    real: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """dispatch() with static shapes, for torch.compile and torch.export: every expert on every token, weighted by
+    its combine weight (0 where not routed). A capacity (an int or a scalar tensor) keeps the first assignments in
+    token order, as dispatch; `real` [N] (0 at padding) keeps padding tokens out of the experts' queues."""
+    n_experts = len(modules)
+    chosen = F.one_hot(experts, n_experts).to(weights.dtype)  # [N, k, E]
+    if real is not None:
+        chosen = chosen * real.view(-1, 1, 1).to(chosen.dtype)
+    if capacity is not None:
+        flat = chosen.reshape(-1, n_experts)  # token-major assignments
+        rank = flat.cumsum(0) * flat  # 1-based place of each assignment in its expert's queue
+        chosen = (flat * (rank <= capacity).to(flat.dtype)).reshape(chosen.shape)
+    combine = (chosen * weights.unsqueeze(-1)).sum(1)  # [N, E]
+    out = torch.zeros_like(x)
+    for e, module in enumerate(modules):
+        out = out + module(x) * combine[:, e : e + 1]
     return out
 
 
@@ -266,6 +374,26 @@ def _balance(experts: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     return (load * probs.mean(1)).sum(-1).mean() * float(n_experts)
 
 
+def _balance_ragged(experts: torch.Tensor, probs: torch.Tensor, group: torch.Tensor, groups: int,
+                    weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """_balance over groups of different sizes: experts [M, k], probs [M, E], group [M] the group of each token,
+    weight [M] each token's weight (1 when None; 0 leaves a token out). Groups without tokens are left out of the
+    mean. Static shapes (torch.compile)."""
+    n_experts = probs.size(1)
+    k = experts.size(1)
+    w = weight.to(probs.dtype) if weight is not None else torch.ones(group.shape, dtype=probs.dtype,
+                                                                     device=probs.device)
+    tokens = torch.zeros(groups, dtype=probs.dtype, device=probs.device).index_add_(0, group, w)
+    cells = (group.unsqueeze(1) * n_experts + experts).reshape(-1)
+    load = torch.zeros(groups * n_experts, dtype=probs.dtype, device=probs.device).index_add_(
+        0, cells, w.repeat_interleave(k)).view(groups, n_experts)
+    mass = torch.zeros(groups, n_experts, dtype=probs.dtype, device=probs.device).index_add_(
+        0, group, probs * w.unsqueeze(1))
+    present = (tokens > 0).to(probs.dtype)
+    per_group = (load * mass).sum(-1) / (tokens.clamp_min(1.0).square() * float(k))
+    return (per_group * present).sum() / present.sum().clamp_min(1.0) * float(n_experts)
+
+
 def aux_loss(
     experts: torch.Tensor,
     probs: torch.Tensor,
@@ -274,18 +402,41 @@ def aux_loss(
     load_balance: float,
     z_loss: float,
     sequence: float,
+    sequence_of: Optional[torch.Tensor] = None,
+    token_weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """A float32 scalar over N = batch * T tokens:
+    """A float32 scalar over the N routed tokens (N = batch * T without padding):
     load_balance * E * sum_e f_e P_e + z_loss * mean_t logsumexp(logits_t)^2
-    + sequence * (the balance term within each of the `batch` sequences, averaged)."""
+    + sequence * (the balance term within each of the `batch` sequences, averaged).
+    With padding, `sequence_of` [N] gives each routed token's sequence, and `token_weight` [N] (0 at padding) leaves
+    tokens out that were routed all the same (the static path of torch.compile)."""
     n_experts = probs.size(1)
     loss = torch.zeros((), dtype=probs.dtype, device=probs.device)
+    if experts.size(0) == 0:
+        return loss
+    if sequence_of is None and token_weight is None:
+        if load_balance > 0:
+            loss = loss + load_balance * _balance(experts.reshape(1, -1), probs.reshape(1, -1, n_experts))
+        if z_loss > 0:
+            loss = loss + z_loss * torch.logsumexp(logits, -1).square().mean()
+        if sequence > 0:
+            loss = loss + sequence * _balance(experts.reshape(batch, -1), probs.reshape(batch, -1, n_experts))
+        return loss
+    if sequence_of is None:
+        sequence_of = torch.div(torch.arange(experts.size(0), device=probs.device), experts.size(0) // batch,
+                                rounding_mode="floor")
+    one_group = torch.zeros_like(sequence_of)
     if load_balance > 0:
-        loss = loss + load_balance * _balance(experts.reshape(1, -1), probs.reshape(1, -1, n_experts))
+        loss = loss + load_balance * _balance_ragged(experts, probs, one_group, 1, token_weight)
     if z_loss > 0:
-        loss = loss + z_loss * torch.logsumexp(logits, -1).square().mean()
+        squares = torch.logsumexp(logits, -1).square()
+        if token_weight is None:
+            loss = loss + z_loss * squares.mean()
+        else:
+            w = token_weight.to(squares.dtype)
+            loss = loss + z_loss * (squares * w).sum() / w.sum().clamp_min(1.0)
     if sequence > 0:
-        loss = loss + sequence * _balance(experts.reshape(batch, -1), probs.reshape(batch, -1, n_experts))
+        loss = loss + sequence * _balance_ragged(experts, probs, sequence_of, batch, token_weight)
     return loss
 
 
@@ -324,18 +475,44 @@ class Moe(nn.Module):
         return int(math.ceil(assignments / float(len(self.experts))))
 
     def forward(
-        self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None
+        self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None, padding_mask: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         flat = x.reshape(-1, x.size(-1))
         ids = token_ids.reshape(-1) if token_ids is not None else None
-        weights, experts, probs, logits = self.router.route(flat, self.top_k, ids)
+        if padding_mask is not None and torch.compiler.is_compiling():
+            return self._forward_static(x, flat, ids, padding_mask)
+        routed, routed_ids, real, sequence_of = flat, ids, None, None
+        if padding_mask is not None:  # only real tokens are routed
+            real = padding_mask.reshape(-1).to(flat.device).nonzero().squeeze(1)
+            routed = flat.index_select(0, real)
+            routed_ids = ids.index_select(0, real.to(ids.device)) if ids is not None else None
+            sequence_of = torch.div(real, x.size(1), rounding_mode="floor")
+        weights, experts, probs, logits = self.router.route(routed, self.top_k, routed_ids)
 
-        out = dispatch(flat, experts, weights, list(self.experts), self.capacity(flat.size(0)))
+        out = dispatch(routed, experts, weights, list(self.experts), self.capacity(routed.size(0)))
+        if real is not None:
+            out = torch.zeros_like(flat).index_copy(0, real, out)
         for expert in self.shared_experts:
             out = out + expert(flat)
-        loss = aux_loss(
-            experts, probs, logits, x.size(0), self.load_balance_coef, self.z_loss, self.sequence_aux_coef
-        )
+        loss = aux_loss(experts, probs, logits, x.size(0), self.load_balance_coef, self.z_loss,
+                        self.sequence_aux_coef, sequence_of)
+        return out.reshape(x.shape), loss
+
+
+    def _forward_static(self, x, flat, ids, padding_mask):
+        """forward() with padding in static shapes (torch.compile, torch.export): every token is routed, a padding
+        token with weight 0, taking no capacity and left out of the losses and the load."""
+        real = padding_mask.reshape(-1).to(device=flat.device, dtype=flat.dtype)
+        weights, experts, probs, logits = self.router.route(flat, self.top_k, ids, token_weight=real)
+        capacity = None
+        if self.training and self.limit_capacity:
+            capacity = torch.ceil(self.capacity_factor * real.sum() * float(self.top_k) / float(len(self.experts)))
+        out = dispatch_dense(flat, experts, weights * real.unsqueeze(1).to(weights.dtype), list(self.experts),
+                             capacity, real)
+        for expert in self.shared_experts:
+            out = out + expert(flat)
+        loss = aux_loss(experts, probs, logits, x.size(0), self.load_balance_coef, self.z_loss,
+                        self.sequence_aux_coef, token_weight=real)
         return out.reshape(x.shape), loss
 
 

@@ -2,11 +2,11 @@
 
 Mirrors plugins/positional/{rope,alibi,learned,positional_modules}.cpp (semantics in
 the header of positional_plugin.cpp). The model calls, with positions int64 [T]
-(absolute):
+(shared by the batch) or [B, T] (per row, docs/PADDING.md), absolute:
 
-    embed(positions)                       -> [T, d] added to the token embeddings, or None
+    embed(positions)                       -> [T, d] / [B, T, d] added to the token embeddings, or None
     rotate(q, k, positions)                -> (q, k) for q [B, H, T, hd], k [B, KV, T, hd]
-    attention_bias(heads, q_pos, k_pos)    -> [H, Tq, Tk] float32 added to the scores, or None
+    attention_bias(heads, q_pos, k_pos)    -> [H, Tq, Tk] / [B, H, Tq, Tk] float32 added to the scores, or None
 
 `none` is the interface's defaults (nothing, identity, nothing); each scheme overrides
 what it provides. Only `learned` has a parameter, `weight` [max_seq_len, d_model]
@@ -38,6 +38,7 @@ import math
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 _PI = 3.14159265358979323846
@@ -90,34 +91,36 @@ class Rope(Positional):
             raise ValueError("rope: the rotated part of each head (%d of %d dims) must be even and at least 2"
                              % (self.rot, head_dim))
         self.theta = float(params["rope_theta"])
-        self.type = "none"
+        self.scaling = "none"
         self.factor = 1.0
         scaling = params.get("rope_scaling")
         if scaling is not None:
-            self.type = str(scaling.get("type", "linear"))
+            self.scaling = str(scaling.get("type", "linear"))
             self.factor = float(scaling.get("factor", 1.0))
         self.original = float(int(ctx.model["max_seq_len"])) / self.factor
-        if not (self.rot > 2 or (self.type != "ntk" and self.type != "dynamic")):
+        if not (self.rot > 2 or (self.scaling != "ntk" and self.scaling != "dynamic")):
             raise ValueError("rope_scaling %s needs a rotated part of more than 2 dims per head "
-                             "(its base exponent is rot / (rot - 2))" % self.type)
+                             "(its base exponent is rot / (rot - 2))" % self.scaling)
 
     def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if q.size(-1) < self.rot or k.size(-1) < self.rot:
             raise ValueError("rope: head_dim %d is smaller than the %d rotated dims" % (q.size(-1), self.rot))
         cos, sin = self.cos_sin(positions.to(q.device))
-        return self._apply(q, cos, sin), self._apply(k, cos, sin)
+        if cos.dim() == 3:  # per-row positions [B, T, rot]: the same for every head
+            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        return self._rotate(q, cos, sin), self._rotate(k, cos, sin)
 
     def cos_sin(self, positions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin [T, rot], float32."""
+        """cos and sin [..., T, rot] (positions [..., T]), float32."""
         device = positions.device
         position = positions.to(torch.float32)
         scale = 1.0
-        if self.type == "linear":
+        if self.scaling == "linear":
             inv_freq = inverse_frequencies(self.theta, self.rot, device)
             position = position / self.factor
-        elif self.type == "ntk":
+        elif self.scaling == "ntk":
             inv_freq = inverse_frequencies(self.theta * math.pow(self.factor, self._exponent()), self.rot, device)
-        elif self.type == "dynamic":
+        elif self.scaling == "dynamic":
             base = self.theta
             if positions.numel() > 0:
                 seq_len = float(int(positions.max().item()) + 1)
@@ -125,12 +128,12 @@ class Rope(Positional):
                     base = self.theta * math.pow(self.factor * seq_len / self.original - (self.factor - 1.0),
                                                  self._exponent())
             inv_freq = inverse_frequencies(base, self.rot, device)
-        elif self.type == "yarn":
+        elif self.scaling == "yarn":
             inv_freq = self.yarn_frequencies(device)
             scale = 1.0 if self.factor <= 1.0 else 0.1 * math.log(self.factor) + 1.0
         else:
             inv_freq = inverse_frequencies(self.theta, self.rot, device)
-        freqs = torch.outer(position, inv_freq)
+        freqs = position.unsqueeze(-1) * inv_freq
         angles = torch.cat((freqs, freqs), -1)
         return angles.cos() * scale, angles.sin() * scale
 
@@ -154,7 +157,7 @@ class Rope(Positional):
         interpolated = extrapolated / self.factor
         return interpolated * (1.0 - extrapolation_weight) + extrapolated * extrapolation_weight
 
-    def _apply(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         rot, half = self.rot, self.rot // 2
         head = x.narrow(-1, 0, rot).to(torch.float32)
         rotated_half = torch.cat((-head.narrow(-1, half, half), head.narrow(-1, 0, half)), -1)
@@ -164,7 +167,7 @@ class Rope(Positional):
         return torch.cat((rotated, x.narrow(-1, rot, x.size(-1) - rot)), -1)
 
     def extra_repr(self) -> str:
-        return "rot=%d, theta=%g, scaling=%s, factor=%g" % (self.rot, self.theta, self.type, self.factor)
+        return "rot=%d, theta=%g, scaling=%s, factor=%g" % (self.rot, self.theta, self.scaling, self.factor)
 
 
 # --- alibi.cpp ----------------------------------------------------------------------------
@@ -187,15 +190,15 @@ def alibi_slopes(heads: int) -> List[float]:
 
 
 class Alibi(Positional):
-    """Linear attention biases: -slope_h * (q_pos - k_pos), [H, Tq, Tk] float32."""
+    """Linear attention biases: -slope_h * (q_pos - k_pos), [H, Tq, Tk] (or [B, H, Tq, Tk]) float32."""
 
     def attention_bias(self, heads: int, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
         device = q_positions.device
         slopes = (torch.tensor(alibi_slopes(int(heads)), dtype=torch.float64)
                   .to(device=device, dtype=torch.float32)
                   .view(int(heads), 1, 1))
-        distance = (q_positions.unsqueeze(1) - k_positions.to(device).unsqueeze(0)).to(torch.float32)
-        return -slopes * distance.unsqueeze(0)
+        distance = (q_positions.unsqueeze(-1) - k_positions.to(device).unsqueeze(-2)).to(torch.float32)
+        return -slopes * distance.unsqueeze(-3)
 
 
 # --- learned.cpp --------------------------------------------------------------------------
@@ -216,7 +219,7 @@ class LearnedPositions(Positional):
         torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
 
     def embed(self, positions: torch.Tensor) -> torch.Tensor:
-        if positions.numel() > 0:
+        if positions.numel() > 0 and not torch.compiler.is_compiling():
             last = int(positions.max().item())
             if last >= self.max_seq_len:
                 raise ValueError(
@@ -225,7 +228,7 @@ class LearnedPositions(Positional):
                     % (self.max_seq_len - 1, self.max_seq_len, last))
             if int(positions.min().item()) < 0:
                 raise ValueError("positions must not be negative")
-        return self.weight.index_select(0, positions.to(device=self.weight.device, dtype=torch.long))
+        return F.embedding(positions.to(device=self.weight.device, dtype=torch.long), self.weight)
 
     def extra_repr(self) -> str:
         return "max_seq_len=%d, d_model=%d" % tuple(self.weight.shape)

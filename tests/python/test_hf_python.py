@@ -328,29 +328,60 @@ def test_loss_is_the_shifted_cross_entropy_plus_the_weighted_aux_loss(tied):
 # --- masks, positions, caches, generation ----------------------------------------------------------------------
 
 
-def test_an_attention_mask_must_be_all_ones(tied):
+def test_an_attention_mask_of_ones_is_no_mask_and_a_malformed_one_is_refused(tied):
     model = tied[1]
     tokens = ids(length=4)
     with torch.no_grad():
         full = model(tokens).logits
         assert torch.equal(model(tokens, attention_mask=torch.ones_like(tokens)).logits, full)
-        with pytest.raises(ValueError, match="padding"):
-            model(tokens, attention_mask=torch.tensor([[1, 1, 1, 1], [0, 1, 1, 1]]))
         with pytest.raises(ValueError, match="2D attention_mask"):
             model(tokens, attention_mask=torch.ones(2, 1, 4, 4))
-        with pytest.raises(ValueError, match="padding"):
-            model.generate(tokens, attention_mask=torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]]), max_new_tokens=2)
+        with pytest.raises(ValueError, match=r"expected \[2, 4\]"):
+            model(tokens, attention_mask=torch.ones(2, 7))
 
 
-def test_position_ids_default_to_the_cache_length_and_must_be_shared(tied):
+def test_positions_follow_the_mask_as_in_hf(tied):
+    """docs/PADDING.md: a real token's position counts the real tokens before it, a padding token's is 1; the
+    blocks get the call's padding mask, none without padding."""
+    model = tied[1]
+    seen = []
+
+    def record(module, args, kwargs):
+        seen.append((kwargs["positions"].clone(), kwargs["padding_mask"]))
+
+    hook = model.model.layers[0].register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            model(ids(length=4), attention_mask=torch.tensor([[0, 0, 1, 1], [1, 1, 1, 0]]))
+            model(ids(length=4))
+            cache = model.new_cache()
+            mask = torch.tensor([[0, 1, 1], [1, 1, 1]])
+            model(ids(length=3), attention_mask=mask, past_key_values=cache)
+            model(ids(length=1), attention_mask=torch.cat((mask, torch.ones(2, 1, dtype=torch.long)), 1),
+                  past_key_values=cache)
+            model(ids(length=1), past_key_values=cache)  # no mask: the cache remembers each row's real tokens
+    finally:
+        hook.remove()
+    assert torch.equal(seen[0][0], torch.tensor([[1, 1, 0, 1], [0, 1, 2, 1]]))
+    assert torch.equal(seen[0][1], torch.tensor([[False, False, True, True], [True, True, True, False]]))
+    assert torch.equal(seen[1][0], torch.arange(4)) and seen[1][1] is None
+    assert torch.equal(seen[2][0], torch.tensor([[1, 0, 1], [0, 1, 2]]))
+    assert torch.equal(seen[3][0], torch.tensor([[2], [3]])) and seen[3][1] is None
+    assert torch.equal(seen[4][0], torch.tensor([[3], [4]]))
+
+
+def test_position_ids_may_differ_per_row(tied):
     model = tied[1]
     tokens = ids(length=5)
     with torch.no_grad():
         full = model(tokens).logits
         assert torch.equal(model(tokens, position_ids=torch.arange(5).expand(2, 5)).logits, full)
         assert not torch.equal(model(tokens, position_ids=torch.arange(3, 8)).logits, full)
-        with pytest.raises(ValueError, match="rows of position_ids"):
-            model(tokens, position_ids=torch.stack([torch.arange(5), torch.arange(1, 6)]))
+        shifted = model(tokens, position_ids=torch.stack([torch.arange(5), torch.arange(3, 8)])).logits
+        assert torch.allclose(shifted[0], full[0], atol=1e-6)
+        assert torch.allclose(shifted[1], model(tokens[1:], position_ids=torch.arange(3, 8)).logits[0], atol=1e-6)
+        with pytest.raises(ValueError, match="position_ids"):
+            model(tokens, position_ids=torch.arange(4))
 
 
 @pytest.mark.parametrize("fixture", ["tied", "untied"])

@@ -183,9 +183,9 @@ def moe_formula(model, params):
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))
-def test_twin_imports_only_torch_math_typing(name):
+def test_twin_imports_only_torch_and_the_standard_library(name):
     imported = imported_roots(TWINS[name])
-    assert imported <= {"torch", "math", "typing"}, imported
+    assert imported <= {"torch", "math", "typing", "itertools", "weakref"}, imported
 
 
 def test_register_names_the_blocks():
@@ -347,12 +347,12 @@ def test_moe_parameter_names_shapes_and_init():
             for proj in ("gate_proj", "up_proj", "down_proj"):
                 names |= {"%s.%d.%s.weight" % (group, i, proj), "%s.%d.%s.bias" % (group, i, proj)}
     assert set(p) == names
-    # The bias-correction state is a float32 buffer, never a parameter, and not in the checkpoint.
+    # The bias-correction state is a float32 buffer, never a parameter, and saved with the weights.
     buffers = dict(moe.named_buffers())
     assert set(buffers) == {"router.expert_bias"}
     assert tuple(buffers["router.expert_bias"].shape) == (16,)
     assert buffers["router.expert_bias"].dtype == torch.float32
-    assert set(moe.state_dict()) == names
+    assert set(moe.state_dict()) == names | {"router.expert_bias"}
 
     weights = torch.cat([p["experts.%d.up_proj.weight" % e].flatten() for e in range(16)])
     assert weights.std().item() == pytest.approx(0.02, rel=0.03)
@@ -384,8 +384,8 @@ def test_moe_reset_parameters_redraws_weights_and_zeroes_the_bias_state():
 
 
 def test_init_goes_through_torch_nn_init_so_loaded_tensors_are_kept():
-    """transformers' from_pretrained patches torch.nn.init to skip tensors flagged as loaded; a
-    non-persistent buffer is never loaded, so it must be (re)initialised by the router's init."""
+    """transformers' from_pretrained patches torch.nn.init to skip tensors flagged as loaded; a buffer
+    missing from the checkpoint (an export from before it was saved) is (re)initialised by the router's init."""
     initialization = pytest.importorskip("transformers.initialization")
     moe = make_moe({"bias": True})
     loaded = {name: p.detach().clone() for name, p in moe.named_parameters()}
@@ -400,18 +400,15 @@ def test_init_goes_through_torch_nn_init_so_loaded_tensors_are_kept():
     assert moe.router.expert_bias.abs().max().item() == 0.0
 
 
-def test_expert_bias_stays_float32_through_dtype_casts():
+def test_expert_bias_is_saved_and_restored_with_the_weights():
     moe = make_moe({"bias_correction": {"enabled": True}})
     with torch.no_grad():
         moe.router.expert_bias.copy_(torch.tensor([1e-3, -2e-3, 1.0 + 1e-3, 0.0]))
-    before = moe.router.expert_bias.clone()
-    moe.to(torch.bfloat16)
-    assert params_of(moe)["router.weight"].dtype == torch.bfloat16
-    assert moe.router.expert_bias.dtype == torch.float32
-    assert torch.equal(moe.router.expert_bias, before)
-    moe.half()
-    assert moe.router.expert_bias.dtype == torch.float32
-    assert "expert_bias" in moe.router._non_persistent_buffers_set
+    state = moe.state_dict()
+    fresh = make_moe({"bias_correction": {"enabled": True}}, seed=8)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.router.expert_bias, moe.router.expert_bias)
+    assert "expert_bias" not in moe.router._non_persistent_buffers_set
 
 
 def test_moe_group_limit_is_refused():
@@ -741,15 +738,23 @@ def test_bias_picks_the_experts_and_the_unbiased_scores_weigh_them():
     assert router.expert_bias[3].item() == 10.0  # eval: no update
 
 
-def test_bias_updates_follow_sign_of_load_minus_share_outside_the_tolerance_in_training_only():
+def optimizer_step(*modules):
+    """One optimizer step over the modules' parameters (lr 0: only the step hook acts)."""
+    torch.optim.SGD([p for m in modules for p in m.parameters()], lr=0.0).step()
+
+
+def test_bias_updates_follow_sign_of_load_minus_share_after_an_optimizer_step_in_training_only():
     x = sample_input(2, 8).reshape(-1, D)
     router = make_router(CORRECTED)
     router.eval()
     router.route(x, 2, None)
+    optimizer_step(router)
     assert router.expert_bias.abs().max().item() == 0.0
 
     router.train()
     experts = router.route(x, 2, None)[1]
+    assert router.expert_bias.abs().max().item() == 0.0  # never inside forward
+    optimizer_step(router)
     load = torch.bincount(experts.flatten(), minlength=4).double() / 32.0
     expected = torch.zeros(4)
     for e in range(4):
@@ -757,6 +762,9 @@ def test_bias_updates_follow_sign_of_load_minus_share_outside_the_tolerance_in_t
         if abs(excess) > 0.5 * 0.25:
             expected[e] = -0.01 if excess > 0 else 0.01
     assert max_abs_diff(router.expert_bias, expected) < 1e-7
+    before = router.expert_bias.clone()
+    optimizer_step(router)  # nothing counted since: no change
+    assert torch.equal(router.expert_bias, before)
 
 
 def test_bias_updates_respect_the_tolerance_and_accumulate():
@@ -777,15 +785,19 @@ def test_bias_updates_respect_the_tolerance_and_accumulate():
         return 0.01 * torch.sign(excess) * (excess.abs() > tolerance * 0.25).double()
 
     experts = router.route(x, 2, None)[1]
+    optimizer_step(router)
     assert bool((experts == 0).any(-1).all())
     step = expected_step(experts, 0.5)
     assert step.tolist()[0] == 0.01 and (step == 0).any()
     assert max_abs_diff(router.expert_bias, -step) < 1e-7
 
-    # A second step starts from the new bias (which here does not yet change the selection).
+    # A second step starts from the new bias (which here does not yet change the selection); two
+    # forwards before one step (gradient accumulation) count together.
     before = router.expert_bias.clone()
-    experts = router.route(x, 2, None)[1]
-    assert max_abs_diff(router.expert_bias, before - expected_step(experts, 0.5)) < 1e-7
+    first = router.route(x[:10], 2, None)[1]
+    second = router.route(x[10:], 2, None)[1]
+    optimizer_step(router)
+    assert max_abs_diff(router.expert_bias, before - expected_step(torch.cat((first, second)), 0.5)) < 1e-7
 
     # Without tolerance every expert off its share moves.
     strict = make_router(merge(copy.deepcopy(CORRECTED), {"bias_correction": {"target_imbalance": 0.0}}))
@@ -793,10 +805,87 @@ def test_bias_updates_respect_the_tolerance_and_accumulate():
         strict.weight[0] = 4.0 * direction
     strict.train()
     experts = strict.route(x, 2, None)[1]
+    optimizer_step(strict)
     step = expected_step(experts, 0.0)
     assert int((step != 0).sum()) > int((expected_step(experts, 0.5) != 0).sum())
     assert max_abs_diff(strict.expert_bias, -step) < 1e-7
 
+
+def test_a_frozen_router_or_another_optimizer_leaves_the_bias_alone():
+    """A LoRA base (router weight frozen, not in the optimizer) must keep its bias, or the adapter would not
+    reproduce the trained model."""
+    x = sample_input(2, 8).reshape(-1, D)
+    router = make_router(CORRECTED)
+    router.train()
+    router.weight.requires_grad_(False)
+    router.route(x, 2, None)
+    other = torch.nn.Linear(2, 2)
+    optimizer_step(other)
+    assert router.expert_bias.abs().max().item() == 0.0
+
+
+def test_gradient_checkpointing_recompute_does_not_count_twice():
+    x = sample_input(2, 8)
+    moe = make_moe(CORRECTED)
+    twin = make_moe(CORRECTED)
+    moe.train(), twin.train()
+    moe(x)[0].sum().backward()
+    out = torch.utils.checkpoint.checkpoint(lambda t: twin(t)[0], x.clone().requires_grad_(), use_reentrant=False)
+    out.sum().backward()
+    assert torch.equal(moe.router.pending_load, twin.router.pending_load)
+    assert moe.router.pending_load.sum().item() == 16 * 2
+
+
+def test_every_expert_joins_the_backward_pass_even_without_tokens():
+    moe = make_moe({"experts": 8, "top_k": 1})
+    moe.train()
+    moe(sample_input(1, 2))[0].sum().backward()
+    for name, p in moe.named_parameters():
+        assert p.grad is not None, name
+    idle = [e for e in range(8) if float(moe.experts[e].up_proj.weight.grad.abs().sum()) == 0.0]
+    assert idle, "two tokens, top-1 of 8: some expert must be idle"
+
+
+@pytest.mark.parametrize("policy", ["overflow", "drop"])
+def test_the_static_dispatch_equals_the_sorted_one(policy):
+    moe = make_moe({"experts": 4, "top_k": 2, "capacity_factor": 0.5, "capacity_drop_policy": policy})
+    moe.train()
+    x = sample_input(2, 8).reshape(-1, D)
+    with torch.no_grad():
+        weights, experts, _, _ = moe.router.route(x, 2, None)
+        capacity = moe.capacity(x.size(0))
+        sorted_out = moe_twin.dispatch(x, experts, weights, list(moe.experts), capacity)
+        dense_out = moe_twin.dispatch_dense(x, experts, weights, list(moe.experts), capacity)
+    assert max_abs_diff(sorted_out, dense_out) < 1e-6
+
+
+def test_padding_tokens_are_not_routed_and_stay_out_of_the_losses():
+    moe = make_moe({"experts": 4, "top_k": 2, "z_loss": 0.1, "balance": {"sequence_aux_coef": 0.3},
+                    "bias_correction": {"enabled": True}})
+    moe.train()
+    rows = [sample_input(1, 5, seed=1), sample_input(1, 3, seed=2)]
+    batch = torch.zeros(2, 5, D)
+    batch[0] = rows[0][0]
+    batch[1, 2:] = rows[1][0]
+    mask = torch.tensor([[True] * 5, [False, False, True, True, True]])
+    moe(batch, padding_mask=mask)
+    assert moe.router.pending_load.sum().item() == 8 * 2  # the load counts the real tokens only
+    moe.eval()  # no capacity: outputs comparable with each row alone
+    out, loss = moe(batch, padding_mask=mask)
+    # The same tokens as a batch of two rows of their own (per-sequence terms over each row's tokens).
+    alone = [moe(row) for row in rows]
+    assert max_abs_diff(out[0], alone[0][0][0]) < 1e-6 and max_abs_diff(out[1, 2:], alone[1][0][0]) < 1e-6
+    assert float(out[1, :2].abs().max()) == 0.0  # no expert, no shared expert in this config
+    tokens = torch.cat([rows[0][0], rows[1][0]])
+    weights, experts, probs, logits = moe.router.route(tokens, 2, None)
+    mod = moe_twin
+    expected = mod.aux_loss(experts, probs, logits, 2, moe.load_balance_coef, moe.z_loss, moe.sequence_aux_coef,
+                            torch.tensor([0] * 5 + [1] * 3))
+    assert max_abs_diff(loss, expected) < 1e-6
+    per_row = [mod._balance(e.reshape(1, -1), p.reshape(1, -1, 4))
+               for e, p in ((experts[:5], probs[:5]), (experts[5:], probs[5:]))]
+    ragged = mod._balance_ragged(experts, probs, torch.tensor([0] * 5 + [1] * 3), 2)
+    assert max_abs_diff(ragged, (per_row[0] + per_row[1]) / 2) < 1e-6
 
 def test_bias_is_left_alone_without_correction_and_by_hash_routing():
     x = sample_input(2, 8).reshape(-1, D)
@@ -817,13 +906,15 @@ def test_bias_correction_through_the_module():
     assert moe.router.expert_bias.abs().max().item() == 0.0
     moe.train()
     moe(sample_input(2, 8), None)
+    assert moe.router.expert_bias.abs().max().item() == 0.0
+    optimizer_step(moe)
     assert moe.router.expert_bias.abs().max().item() == pytest.approx(0.01)
 
 
 # --- gradients and dtypes ----------------------------------------------------------------------
 
 
-def test_moe_backward_reaches_the_router_and_exactly_the_used_experts():
+def test_moe_backward_reaches_the_router_and_gives_nonzero_gradients_to_exactly_the_used_experts():
     moe = make_moe({"experts": 8, "top_k": 2, "shared_experts": 1})
     x = sample_input(1, 2)
     hidden, aux = moe(x, None)

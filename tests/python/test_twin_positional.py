@@ -183,7 +183,7 @@ def test_plain_rope_matches_the_rotate_half_reference_with_theta_to_the_minus_2i
 
 def test_no_scaling_means_the_plain_frequencies():
     rope = make("rope")
-    assert rope.type == "none" and rope.factor == 1.0
+    assert rope.scaling == "none" and rope.factor == 1.0
     check_against_reference(rope, [0, 3, 100], plain_inv_freq(10000.0, HEAD_DIM))
 
 
@@ -244,7 +244,7 @@ def test_linear_scaling_equals_plain_rope_at_positions_over_factor():
 
 def test_scaling_type_defaults_to_linear_and_factor_to_one():
     rope = make("rope", {"rope_scaling": {"factor": 2.0}})
-    assert rope.type == "linear" and rope.factor == 2.0
+    assert rope.scaling == "linear" and rope.factor == 2.0
     check_against_reference(rope, [0, 6, 9], plain_inv_freq(10000.0, HEAD_DIM), angles_at=[0.0, 3.0, 4.5])
     assert make("rope", {"rope_scaling": {"type": "ntk"}}).factor == 1.0
 

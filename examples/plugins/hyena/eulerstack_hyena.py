@@ -13,6 +13,11 @@ for k = 1..filter_bands, L = model.max_seq_len, times exp(-filter_decay * t).
 The cache (`new_cache()`) keeps each convolution's input stream so far; new tokens are convolved
 against the whole history (one token: a weighted sum), which equals the full forward.
 
+Padding (docs/PADDING.md of eulerstack): each row's padding tokens are moved ahead of its real
+tokens (which keep their order) and every stream is 0 there, so the lags between real tokens are
+those of the row alone; outputs go back to the original slots. A call with padding after tokens
+already in the cache is refused (the history's lags would shift); generation pads only the prompt.
+
 A twin imports only torch and the standard library (transformers' remote code).
 """
 
@@ -108,10 +113,21 @@ class Hyena(nn.Module):
         return HyenaCache()
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, positional=None,
-                cache: Optional[HyenaCache] = None) -> torch.Tensor:
+                cache: Optional[HyenaCache] = None, padding_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         B, T = x.size(0), x.size(1)
         start = cache.history[0].size(1) if cache is not None and cache.history else 0
+        real = None
+        if padding_mask is not None:
+            if start > 0:
+                raise NotImplementedError("hyena: padding after tokens already in the cache is not supported "
+                                          "(pad the prompt only, on the left or the right)")
+            real = padding_mask.to(device=x.device, dtype=torch.bool)
+            order = torch.argsort(real.to(torch.int8), dim=1, stable=True)  # padding first, real tokens in order
+            x = x.gather(1, order.unsqueeze(-1).expand_as(x))
+            real = real.gather(1, order)
         z = self.in_proj(x).to(torch.float32).view(B, T, self.depth + 1, self.d_model)
+        if real is not None:
+            z = z * real.view(B, T, 1, 1).to(z.dtype)
         h = self.filter(start + T, x.device)
         v = z.select(2, 0)
         for i in range(self.depth):
@@ -124,7 +140,10 @@ class Hyena(nn.Module):
                 else:
                     cache.history[i] = history
             v = z.select(2, i + 1) * causal_conv_tail(history, h.select(1, i), start)
-        return self.out_proj(v.to(x.dtype))
+        out = self.out_proj(v.to(x.dtype))
+        if real is not None:
+            out = out.gather(1, torch.argsort(order, dim=1).unsqueeze(-1).expand_as(out))
+        return out
 
     def extra_repr(self) -> str:
         return "depth=%d" % self.depth

@@ -13,7 +13,9 @@ Projections are nn.Linear subclasses, so PEFT finds q_proj/k_proj/v_proj/o_proj.
 Forward: q = q_proj(x), k/v from x (MLA: from kv_down_proj(x)), split into heads; the
 model's positional module rotates q and k at the absolute positions; with a cache the
 rotated keys, the values (KV heads, before any repetition) and their positions are
-appended and attention runs over all of them. A key is visible iff k_pos <= q_pos and,
+appended and attention runs over all of them. With padding (docs/PADDING.md) the cache also
+keeps which keys are padding, positions are per row, a padding key is never visible and a
+padding query sees every key. A key is visible iff k_pos <= q_pos and,
 with a window w, q_pos - k_pos < w (dilated: and the distance is a multiple of the
 stride; nsa: within the window, or beyond it a multiple of the stride; the stride is
 window_dilation, default 1 for dilated and 4 for nsa). The positional module's
@@ -28,9 +30,11 @@ torch.nn.functional.scaled_dot_product_attention with the same masking as C++:
                                         mask bias.float().masked_fill(~visible, -inf)
                                         cast to q's dtype, [1, H, Tq, Tk]
 
-dropout attn_drop on the probabilities only while training. Then o_proj on the heads
-concatenated. After the call, a windowed cache (not nsa) keeps only the newest w - 1
-keys (copies), all that a later query can see.
+dropout attn_drop on the probabilities only while training. `attn_implementation`
+"eager" computes the same in float32 by hand, "flex_attention" through flex_attention with
+the mask as a score_mod. Then o_proj on the heads concatenated. After the call, a windowed
+cache (not nsa) keeps only the slots a later query can still see: the newest w - 1 keys
+without padding (copies).
 
 Init (each projection's `reset_parameters`, through torch.nn.init so that transformers'
 loading guard skips weights read from the checkpoint): weights normal(init_std), o_proj
@@ -87,8 +91,8 @@ class KeyPattern:
         return self.window is None
 
     def visible(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
-        """[Tq, Tk] bool, True where query q may see key k."""
-        distance = q_positions.unsqueeze(1) - k_positions.unsqueeze(0)
+        """[Tq, Tk] bool ([B, Tq, Tk] for per-row positions), True where query q may see key k."""
+        distance = q_positions.unsqueeze(-1) - k_positions.unsqueeze(-2)
         visible = distance.ge(0)
         if self.window is None:
             return visible
@@ -125,43 +129,74 @@ class KeyPattern:
 
 
 class AttentionCache:
-    """One layer's decoding state: rotated keys and values [B, KV, T, hd] and their absolute positions [T],
+    """One layer's decoding state: rotated keys and values [B, KV, T, hd], their absolute positions ([T], or [B, T]
+    once rows differ) and which of them are real tokens (`key_mask` [B, T] bool, None while none was padding),
     oldest first (None before the first token). MLA caches its up-projected keys and values."""
 
     def __init__(self) -> None:
         self.keys: Optional[torch.Tensor] = None
         self.values: Optional[torch.Tensor] = None
         self.positions: Optional[torch.Tensor] = None
+        self.key_mask: Optional[torch.Tensor] = None
 
     def length(self) -> int:
-        return 0 if self.positions is None else int(self.positions.size(0))
+        return 0 if self.positions is None else int(self.positions.size(-1))
 
-    def append(self, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor) -> None:
-        """Appends this call's keys, values and positions."""
+    def append(self, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor,
+               padding_mask: Optional[torch.Tensor] = None) -> None:
+        """Appends this call's keys, values, positions and padding mask (None: all real)."""
         if self.positions is None:
-            self.keys, self.values, self.positions = keys, values, positions
+            self.keys, self.values, self.positions, self.key_mask = keys, values, positions, padding_mask
             return
-        if keys.size(0) != self.keys.size(0):
+        batch = self.keys.size(0)
+        if keys.size(0) != batch:
             raise RuntimeError("attention cache: batch size changed from %d to %d while decoding"
-                               % (self.keys.size(0), keys.size(0)))
+                               % (batch, keys.size(0)))
         self.keys = torch.cat((self.keys, keys), 2)
         self.values = torch.cat((self.values, values), 2)
-        self.positions = torch.cat((self.positions, positions), 0)
+        if self.positions.dim() != positions.dim():
+            self.positions = self.positions.expand(batch, -1) if self.positions.dim() == 1 else self.positions
+            positions = positions.expand(batch, -1)
+        self.positions = torch.cat((self.positions, positions), -1)
+        if self.key_mask is not None or padding_mask is not None:
+            old = self.key_mask if self.key_mask is not None else keys.new_ones(
+                (batch, self.keys.size(2) - keys.size(2)), dtype=torch.bool)
+            new = padding_mask if padding_mask is not None else keys.new_ones((batch, keys.size(2)), dtype=torch.bool)
+            self.key_mask = torch.cat((old, new), 1)
 
-    def keep_last(self, count: int) -> None:
-        """Drops all but the newest `count` keys (copies, so the dropped keys' memory is released)."""
+    def first_needed(self, window: int) -> int:
+        """The oldest slot a later query can still see with a window of `window`: in each row, a later query sits
+        after its newest real position p, so it sees only real keys with position >= p + 2 - window."""
         length = self.length()
-        if length <= count:
+        if self.key_mask is None and self.positions.dim() == 1:
+            return max(length - (window - 1), 0)
+        positions = self.positions.expand(self.keys.size(0), -1)
+        real = self.key_mask if self.key_mask is not None else torch.ones_like(positions, dtype=torch.bool)
+        newest = positions.masked_fill(~real, -1).max(1, keepdim=True).values
+        needed = real & (positions >= newest + 2 - window)
+        slots = torch.arange(length, device=positions.device).expand_as(positions)
+        return int(slots.masked_fill(~needed, length).min())
+
+    def keep_from(self, start: int) -> None:
+        """Drops the slots before `start` (copies, so the dropped keys' memory is released)."""
+        length = self.length()
+        if start <= 0:
             return
-        start = length - max(count, 0)
-        self.keys = self.keys.narrow(2, start, length - start).clone(memory_format=torch.contiguous_format)
-        self.values = self.values.narrow(2, start, length - start).clone(memory_format=torch.contiguous_format)
-        self.positions = self.positions.narrow(0, start, length - start).clone()
+        count = length - start
+        self.keys = self.keys.narrow(2, start, count).clone(memory_format=torch.contiguous_format)
+        self.values = self.values.narrow(2, start, count).clone(memory_format=torch.contiguous_format)
+        self.positions = self.positions.narrow(-1, start, count).clone()
+        if self.key_mask is not None:
+            self.key_mask = self.key_mask.narrow(1, start, count).clone()
 
     # Batch reordering for transformers' generation (beam search, batch expansion); no C++ counterpart.
     def _map_batch(self, fn) -> None:
         if self.positions is not None:
             self.keys, self.values = fn(self.keys), fn(self.values)
+            if self.positions.dim() == 2:
+                self.positions = fn(self.positions)
+            if self.key_mask is not None:
+                self.key_mask = fn(self.key_mask)
 
     def reorder_cache(self, beam_idx: torch.Tensor) -> None:
         self._map_batch(lambda t: t.index_select(0, beam_idx.to(t.device)))
@@ -173,7 +208,7 @@ class AttentionCache:
         self._map_batch(lambda t: t[indices.to(t.device) if isinstance(indices, torch.Tensor) else indices])
 
     def reset(self) -> None:
-        self.keys = self.values = self.positions = None
+        self.keys = self.values = self.positions = self.key_mask = None
 
     def __repr__(self) -> str:
         return "AttentionCache(length=%d)" % self.length()
@@ -182,8 +217,24 @@ class AttentionCache:
 # --- attention_module.cpp -------------------------------------------------------------------
 
 
+def _eager_attention(q, k, v, mask, causal: bool, dropout: float, training: bool) -> torch.Tensor:
+    """The textbook computation (attn_implementation="eager"): scores in float32, softmax, dropout, values."""
+    scores = torch.matmul(q.to(torch.float32), k.to(torch.float32).transpose(-1, -2)) / math.sqrt(q.size(-1))
+    if causal:
+        Tq, Tk = q.size(2), k.size(2)
+        mask = torch.ones((Tq, Tk), dtype=torch.bool, device=q.device).tril(Tk - Tq)
+    if mask is not None:
+        scores = (scores.masked_fill(mask.logical_not(), float("-inf")) if mask.dtype == torch.bool
+                  else scores + mask.to(torch.float32))
+    probs = F.dropout(torch.softmax(scores, -1), dropout, training)
+    return torch.matmul(probs.to(v.dtype), v)
+
+
 class Attention(nn.Module):
     """attention: causal softmax attention, MHA/GQA/MQA, windowed masks, MLA."""
+
+    # Set by the model from config._attn_implementation: "sdpa" (default), "eager" or "flex_attention".
+    attention_implementation = "sdpa"
 
     def __init__(self, ctx) -> None:
         super().__init__()
@@ -225,6 +276,7 @@ class Attention(nn.Module):
         positions: torch.Tensor,
         positional,
         cache: Optional[AttentionCache] = None,
+        padding_mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         if positional is None:
             raise ValueError("attention: the positional module must be given (the model's, never None)")
@@ -247,42 +299,82 @@ class Attention(nn.Module):
         q_positions = positions.to(device=x.device, dtype=torch.long)
         q, k = positional.rotate(q, k, q_positions)
 
-        k_positions = q_positions
+        k_positions, key_mask = q_positions, padding_mask
         keys_are_queries = True
         if cache is not None:
             if not isinstance(cache, AttentionCache):
                 raise TypeError("attention: the layer cache was not made by this attention layer's new_cache()")
             keys_are_queries = cache.length() == 0
-            cache.append(k, v, q_positions)
-            k, v, k_positions = cache.keys, cache.values, cache.positions
+            cache.append(k, v, q_positions, padding_mask)
+            k, v, k_positions, key_mask = cache.keys, cache.values, cache.positions, cache.key_mask
 
         bias = positional.attention_bias(self.n_heads, q_positions, k_positions)
-        # SDPA's own causal mask is exact only when queries and keys are the same tokens.
-        plain_causal = keys_are_queries and self.pattern.causal_is_exact(T) and bias is None
-        # One new token of global attention sees every cached key (positions only grow).
-        sees_all = cache is not None and q_positions.size(0) == 1 and self.pattern.is_global() and bias is None
-        mask: Optional[torch.Tensor] = None
+        # SDPA's own causal mask is exact only when queries and keys are the same tokens, none of them padding.
+        plain_causal = keys_are_queries and key_mask is None and self.pattern.causal_is_exact(T) and bias is None
+        # One new token of global attention sees every cached key (positions only grow), unless some are padding.
+        sees_all = (cache is not None and T == 1 and self.pattern.is_global() and bias is None and key_mask is None)
+        visible: Optional[torch.Tensor] = None
         if not plain_causal and not sees_all:
-            visible = self.pattern.visible(q_positions, k_positions)
-            if bias is not None:
-                mask = (bias.to(torch.float32)
-                        .masked_fill(visible.logical_not(), float("-inf"))
-                        .to(q.dtype)
-                        .unsqueeze(0))
-            else:
-                mask = visible
+            visible = self.pattern.visible(q_positions, k_positions)  # [Tq, Tk] or [B, Tq, Tk]
+            if key_mask is not None:
+                visible = visible.logical_and(key_mask.unsqueeze(1))
+            if padding_mask is not None:
+                # A padding query sees every key: its output is discarded, and softmax stays finite.
+                visible = visible.logical_or(padding_mask.logical_not().unsqueeze(-1))
+        out = self._attend(q, k, v, visible, bias, plain_causal)
+
+        if cache is not None and self.pattern.cache_keep() is not None:
+            cache.keep_from(cache.first_needed(self.pattern.window))
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * hd))
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, visible: Optional[torch.Tensor],
+                bias: Optional[torch.Tensor], causal: bool) -> torch.Tensor:
+        """softmax(q k^T / sqrt(hd) + bias, over the visible keys) v, by the model's attention implementation.
+        q [B, H, Tq, hd], k and v [B, KV, Tk, hd]; visible [Tq, Tk] / [B, Tq, Tk] or None (causal or all)."""
+        dropout = self.attn_drop if self.training else 0.0
+        implementation = self.attention_implementation
+        if implementation == "flex_attention":
+            return self._flex(q, k, v, visible, bias, causal, dropout)
         if self.n_kv_heads != self.n_heads:
             repeats = self.n_heads // self.n_kv_heads
             k = k.repeat_interleave(repeats, 1)
             v = v.repeat_interleave(repeats, 1)
-        dropout = self.attn_drop if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=plain_causal)
+        mask: Optional[torch.Tensor] = None
+        if visible is not None:
+            if visible.dim() == 3:
+                visible = visible.unsqueeze(1)  # per row [B, 1, Tq, Tk]: one mask for every head
+            if bias is not None:
+                mask = bias.to(torch.float32).masked_fill(visible.logical_not(), float("-inf")).to(q.dtype)
+                if mask.dim() == 3:
+                    mask = mask.unsqueeze(0)
+            else:
+                mask = visible
+        if implementation == "eager":
+            return _eager_attention(q, k, v, mask, causal, dropout, self.training)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
 
-        if cache is not None:
-            keep = self.pattern.cache_keep()
-            if keep is not None:
-                cache.keep_last(keep)
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * hd))
+    def _flex(self, q, k, v, visible, bias, causal, dropout):
+        if dropout > 0.0:
+            raise ValueError("attention: flex_attention has no attention dropout; use attn_implementation='sdpa' "
+                             "or 'eager' while attn_drop > 0 is training")
+        from torch.nn.attention.flex_attention import flex_attention
+
+        Tq, Tk = q.size(2), k.size(2)
+        if visible is None:
+            visible = (torch.ones((Tq, Tk), dtype=torch.bool, device=q.device).tril(Tk - Tq) if causal
+                       else torch.ones((Tq, Tk), dtype=torch.bool, device=q.device))
+        rows = visible if visible.dim() == 3 else visible.unsqueeze(0)
+        extra = bias.to(torch.float32) if bias is not None else None
+        if extra is not None and extra.dim() == 3:
+            extra = extra.unsqueeze(0)
+
+        def score_mod(score, b, h, q_index, k_index):
+            row = rows[b if rows.size(0) > 1 else 0]
+            if extra is not None:
+                score = score + extra[b if extra.size(0) > 1 else 0, h, q_index, k_index].to(score.dtype)
+            return torch.where(row[q_index, k_index], score, -float("inf"))
+
+        return flex_attention(q, k, v, score_mod=score_mod, enable_gqa=self.n_kv_heads != self.n_heads)
 
     def extra_repr(self) -> str:
         return "heads=%d, kv_heads=%d, head_dim=%d, latent_dim=%s, window=%s, mode=%s, stride=%d, attn_drop=%g" % (

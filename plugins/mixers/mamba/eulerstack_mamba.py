@@ -27,6 +27,10 @@ silu(z) (float32), cast to x's dtype; out_proj.
 The causal convolution is depthwise over [K-1 earlier inputs, this call's inputs] (zeros
 before the first token), with its bias and no activation.
 
+Padding (docs/PADDING.md): the convolution skips padding tokens (each row's real tokens
+follow its history; a padding token's conv output is 0) and dt is 0 at a padding token, so
+the scan state passes through it unchanged and the cache holds the last real inputs.
+
 The cache (`new_cache()`) holds `conv_state` [B, K-1, conv channels], the last K-1 conv inputs
 (pre-activation, the model dtype), and `ssm_state`, float32, mamba2 [B, h, p, N] / mamba1
 [B, di, N]; both None before the first token. `forward` replaces them with the state after its
@@ -124,10 +128,16 @@ class CausalConv1d(nn.Module):
         torch.nn.init.uniform_(self.weight, -bound, bound)
         torch.nn.init.zeros_(self.bias)
 
-    def forward(self, x: torch.Tensor, history: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, history: Optional[torch.Tensor],
+                padding_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """x [B, T, C] continuing `history` [B, K-1, C] (the inputs before x; None: zeros).
 
-        Returns the convolution [B, T, C] (no activation) and the last K-1 inputs, the next history."""
+        Returns the convolution [B, T, C] (no activation) and the last K-1 inputs, the next history. With a
+        `padding_mask` [B, T] (True: real) the convolution runs over each row's real tokens only: they are moved
+        ahead of the padding (in order), convolved after the history, and put back; padding tokens get 0 and the
+        history is the last K-1 real inputs."""
+        if padding_mask is not None:
+            return self._skipping_padding(x, history, padding_mask)
         batch, tokens = x.size(0), x.size(1)
         if history is not None:
             past = history.to(x.dtype)
@@ -142,6 +152,21 @@ class CausalConv1d(nn.Module):
         y = F.conv1d(full.transpose(1, 2), self.weight, self.bias, stride=1, padding=0, dilation=1,
                      groups=self.channels)
         return y.transpose(1, 2), next_history
+
+    def _skipping_padding(self, x: torch.Tensor, history: Optional[torch.Tensor],
+                          padding_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        batch, tokens = x.size(0), x.size(1)
+        real = padding_mask.to(device=x.device, dtype=torch.bool)
+        order = torch.argsort(real.logical_not().to(torch.int8), dim=1, stable=True)  # real tokens first
+        channels = order.unsqueeze(-1).expand(batch, tokens, self.channels)
+        packed = x.gather(1, channels) * real.gather(1, order).unsqueeze(-1).to(x.dtype)
+        past = history.to(x.dtype) if history is not None else x.new_zeros((batch, self.width - 1, self.channels))
+        full = torch.cat((past, packed), 1)
+        rows = real.sum(1, keepdim=True) + torch.arange(self.width - 1, device=x.device)  # [B, K-1]
+        next_history = full.gather(1, rows.unsqueeze(-1).expand(batch, self.width - 1, self.channels))
+        y = F.conv1d(full.transpose(1, 2), self.weight, self.bias, groups=self.channels).transpose(1, 2)
+        back = torch.argsort(order, dim=1).unsqueeze(-1).expand(batch, tokens, self.channels)
+        return y.gather(1, back) * real.unsqueeze(-1).to(y.dtype), next_history
 
     def extra_repr(self) -> str:
         return "channels=%d, width=%d" % (self.channels, self.width)
@@ -434,16 +459,19 @@ class Mamba2(_MambaMixer):
         positions: torch.Tensor = None,  # unused: mamba has no positions
         positional=None,  # unused
         cache: Optional[MambaCache] = None,
+        padding_mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         b, T = x.size(0), x.size(1)
         gn = self.groups * self.state_size
         z, xBC, dt_raw = self.in_proj(x).split([self.inner, self.inner + 2 * gn, self.heads], -1)
-        conv, conv_history = self.conv1d(xBC, cache.conv_state if cache is not None else None)
+        conv, conv_history = self.conv1d(xBC, cache.conv_state if cache is not None else None, padding_mask)
         xs, B, C = F.silu(conv).split([self.inner, gn, gn], -1)
         xs = xs.reshape(b, T, self.heads, self.head_dim)
         B = B.reshape(b, T, self.groups, self.state_size)
         C = C.reshape(b, T, self.groups, self.state_size)
         dt = F.softplus(dt_raw.to(torch.float32) + self.dt_bias.to(torch.float32))  # [b, T, h]
+        if padding_mask is not None:  # dt = 0: the state neither decays nor takes input at a padding token
+            dt = dt * padding_mask.to(device=dt.device, dtype=dt.dtype).unsqueeze(-1)
         A = -torch.exp(self.A_log.to(torch.float32))
         initial = cache.ssm_state if cache is not None else None
         if T == 1:
@@ -499,12 +527,15 @@ class Mamba1(_MambaMixer):
         positions: torch.Tensor = None,  # unused: mamba has no positions
         positional=None,  # unused
         cache: Optional[MambaCache] = None,
+        padding_mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         xin, z = self.in_proj(x).chunk(2, -1)
-        conv, conv_history = self.conv1d(xin, cache.conv_state if cache is not None else None)
+        conv, conv_history = self.conv1d(xin, cache.conv_state if cache is not None else None, padding_mask)
         xs = F.silu(conv)  # [b, T, di]
         dt_low, B, C = self.x_proj(xs).split([self.rank, self.state_size, self.state_size], -1)
         dt = F.softplus(self.dt_proj(dt_low).to(torch.float32))
+        if padding_mask is not None:  # dt = 0: the state neither decays nor takes input at a padding token
+            dt = dt * padding_mask.to(device=dt.device, dtype=dt.dtype).unsqueeze(-1)
         A = -torch.exp(self.A_log.to(torch.float32))
         y, state = selective_scan(xs, dt, A, B, C, cache.ssm_state if cache is not None else None)
         y = (y + self.D.to(torch.float32) * xs.to(torch.float32)) * F.silu(z.to(torch.float32))

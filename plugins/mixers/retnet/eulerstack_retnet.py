@@ -67,8 +67,10 @@ def rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """
     dk = x.size(-1)
     theta = torch.pow(10000.0, torch.arange(0, dk, 2, dtype=torch.float32, device=x.device) / float(-dk))
-    # [T, dk], each angle twice: (theta_0, theta_0, theta_1, theta_1, ...).
+    # [T, dk] (or [B, 1, T, dk] for per-row positions), each angle twice: (theta_0, theta_0, theta_1, ...).
     phase = (positions.to(torch.float32).unsqueeze(-1) * theta).repeat_interleave(2, -1)
+    if phase.dim() == 3:
+        phase = phase.unsqueeze(1)
     xf = x.to(torch.float32)
     # (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)
     pairs = xf.unflatten(-1, (dk // 2, 2))
@@ -78,7 +80,9 @@ def rotate(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
 
 # --- retention.cpp ------------------------------------------------------------------
 # All float32: q, k [B, H, T, dk], v [B, H, T, dv], log_decay [H],
-# state [B, H, dk, dv] or None (zero). Each returns (output [B, H, T, dv], state).
+# state [B, H, dk, dv] or None (zero), mask [B, T] bool (True: real) or None.
+# Each returns (output [B, H, T, dv], state). With a mask the decay counts real
+# tokens only and a padding token adds nothing to the state (docs/PADDING.md).
 
 
 def log_decays(heads: int, device: torch.device) -> torch.Tensor:
@@ -88,9 +92,12 @@ def log_decays(heads: int, device: torch.device) -> torch.Tensor:
 
 
 def parallel(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor, state: Optional[torch.Tensor]
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor, state: Optional[torch.Tensor],
+    mask: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Whole call at once: ((q k^T) * D) v with D[n, m] = gamma^(n-m), n >= m."""
+    if mask is not None:
+        return _parallel_padded(q, k, v, log_decay, state, mask)
     T = q.size(2)
     index = torch.arange(T, dtype=q.dtype, device=q.device)
     gap = index.unsqueeze(1) - index.unsqueeze(0)  # n - m
@@ -108,6 +115,28 @@ def parallel(
     return output, new_state
 
 
+def _parallel_padded(q, k, v, log_decay, state, mask):
+    """parallel() with the decay exponents counted in real tokens r (per row) instead of slots."""
+    T = q.size(2)
+    real = mask.to(device=q.device, dtype=q.dtype)  # [B, T]
+    r = real.cumsum(1) - 1.0  # real tokens before each slot, [B, T]
+    count = real.sum(1)  # [B]
+    k = k * real.view(real.size(0), 1, T, 1)
+    rate = log_decay.view(1, -1, 1, 1)  # [1, H, 1, 1]
+    gap = (r.unsqueeze(2) - r.unsqueeze(1)).unsqueeze(1)  # [B, 1, T, T], r_n - r_m
+    causal = torch.ones((T, T), dtype=torch.bool, device=q.device).tril()
+    decay = torch.where(causal, torch.exp(gap.clamp_min(0) * rate), torch.zeros((), dtype=q.dtype, device=q.device))
+    output = torch.matmul(torch.matmul(q, k.transpose(-1, -2)) * decay, v)
+    rate = log_decay.view(1, -1, 1)  # [1, H, 1]
+    keep = torch.exp((count.view(-1, 1, 1) - 1.0 - r.unsqueeze(1)) * rate).unsqueeze(-1)  # [B, H, T, 1]
+    new_state = torch.matmul((k * keep).transpose(-1, -2), v)
+    if state is not None:
+        carried = torch.exp((r.unsqueeze(1) + 1.0) * rate).unsqueeze(-1)  # gamma^(r+1)
+        output = output + torch.matmul(q, state) * carried
+        new_state = new_state + state * torch.exp(count.view(-1, 1) * log_decay.view(1, -1)).view(-1, q.size(1), 1, 1)
+    return output, new_state
+
+
 def chunkwise(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -115,6 +144,7 @@ def chunkwise(
     log_decay: torch.Tensor,
     state: Optional[torch.Tensor],
     chunk: int,
+    mask: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The parallel form inside chunks of `chunk` tokens (the last may be shorter)."""
     T = q.size(2)
@@ -123,23 +153,28 @@ def chunkwise(
     for start in range(0, T, chunk):
         length = min(chunk, T - start)
         output, carried = parallel(
-            q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length), log_decay, carried
+            q.narrow(2, start, length), k.narrow(2, start, length), v.narrow(2, start, length), log_decay, carried,
+            mask.narrow(1, start, length) if mask is not None else None,
         )
         outputs.append(output)
     return torch.cat(outputs, 2), carried
 
 
 def recurrent(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor, state: Optional[torch.Tensor]
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor, state: Optional[torch.Tensor],
+    mask: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Token by token: S_t = gamma S_{t-1} + k_t^T v_t, o_t = q_t S_t."""
+    """Token by token: S_t = gamma S_{t-1} + k_t^T v_t, o_t = q_t S_t (a padding token keeps S)."""
     gamma = torch.exp(log_decay).view(-1, 1, 1)
     s = state if state is not None else q.new_zeros((q.size(0), q.size(1), q.size(3), v.size(3)))
     outputs: List[torch.Tensor] = []
     for t in range(q.size(2)):
         kt = k.select(2, t).unsqueeze(-1)  # [B, H, dk, 1]
         vt = v.select(2, t).unsqueeze(-2)  # [B, H, 1, dv]
-        s = gamma * s + torch.matmul(kt, vt)
+        if mask is not None:
+            s = torch.where(mask[:, t].to(s.device).view(-1, 1, 1, 1), gamma * s + torch.matmul(kt, vt), s)
+        else:
+            s = gamma * s + torch.matmul(kt, vt)
         outputs.append(torch.matmul(q.select(2, t).unsqueeze(-2), s))  # [B, H, 1, dv]
     return torch.cat(outputs, 2), s
 
@@ -203,6 +238,7 @@ class RetNet(nn.Module):
         positions: torch.Tensor,
         positional=None,  # the model's scheme: unused, the block rotates by itself
         cache: Optional[RetentionCache] = None,
+        padding_mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         B, T = x.size(0), x.size(1)
         heads = self.n_heads
@@ -221,12 +257,13 @@ class RetNet(nn.Module):
         log_decay = log_decays(heads, x.device)
 
         state = cache.state if cache is not None else None
+        mask = padding_mask
         if cache is not None and T == 1:
-            output, new_state = recurrent(q, k, v, log_decay, state)
+            output, new_state = recurrent(q, k, v, log_decay, state, mask)
         elif self.chunkwise and T > self.chunk_size:
-            output, new_state = chunkwise(q, k, v, log_decay, state, self.chunk_size)
+            output, new_state = chunkwise(q, k, v, log_decay, state, self.chunk_size, mask)
         else:
-            output, new_state = parallel(q, k, v, log_decay, state)
+            output, new_state = parallel(q, k, v, log_decay, state, mask)
         if cache is not None:
             cache.state = new_state
 

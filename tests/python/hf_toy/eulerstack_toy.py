@@ -34,7 +34,9 @@ class ToyRope(NoPositions):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def rotate(self, q, k, positions):
-        angles = positions.float()[:, None] * self.inv_freq[None, :]
+        angles = positions.float()[..., None] * self.inv_freq  # [T, hd/2] or [B, T, hd/2]
+        if angles.dim() == 3:
+            angles = angles.unsqueeze(1)  # every head
         cos = torch.cat([angles.cos(), angles.cos()], -1)
         sin = torch.cat([angles.sin(), angles.sin()], -1)
 
@@ -92,7 +94,7 @@ class ToyAttention(nn.Module):
     def new_cache(self):
         return KVCache()
 
-    def forward(self, x, positions, positional, cache=None):
+    def forward(self, x, positions, positional, cache=None, padding_mask=None):
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
@@ -103,7 +105,7 @@ class ToyAttention(nn.Module):
             if cache.keys is not None:
                 k = torch.cat([cache.keys, k], 2)
                 v = torch.cat([cache.values, v], 2)
-                k_positions = torch.cat([cache.positions, positions])
+                k_positions = torch.cat([cache.positions.expand(*positions.shape[:-1], -1), positions], -1)
             cache.keys, cache.values, cache.positions = k, v, k_positions
         repeat = self.heads // self.kv_heads
         k = k.repeat_interleave(repeat, 1)
@@ -112,7 +114,8 @@ class ToyAttention(nn.Module):
         bias = positional.attention_bias(self.heads, positions, k_positions)
         if bias is not None:
             scores = scores + bias
-        scores = scores.masked_fill(k_positions[None, :] > positions[:, None], float("-inf"))
+        hidden = k_positions[..., None, :] > positions[..., :, None]  # [Tq, Tk] or [B, Tq, Tk]
+        scores = scores.masked_fill(hidden.unsqueeze(-3) if hidden.dim() == 3 else hidden, float("-inf"))
         out = (scores.softmax(-1) @ v.float()).to(x.dtype)
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
 
@@ -146,7 +149,7 @@ class ToyEma(nn.Module):
     def new_cache(self):
         return EmaState()
 
-    def forward(self, x, positions, positional, cache=None):
+    def forward(self, x, positions, positional, cache=None, padding_mask=None):
         u = self.in_proj(x).float()
         a = torch.sigmoid(self.decay.float())
         h = cache.h if cache is not None and cache.h is not None else torch.zeros_like(u[:, 0])
@@ -168,7 +171,7 @@ class ToyMlp(nn.Module):
         self.up_proj = nn.Linear(d, hidden, bias=bias)
         self.down_proj = nn.Linear(hidden, d, bias=bias)
 
-    def forward(self, x, token_ids):
+    def forward(self, x, token_ids, padding_mask=None):
         return self.down_proj(F.gelu(self.up_proj(x))), None
 
 
@@ -194,7 +197,7 @@ class ToyMoe(nn.Module):
         self.router = ctx.builder.make_router(ctx.refs["router"], ctx)
         self.experts = nn.ModuleList(ToyMlp(ctx) for _ in range(ctx.params["experts"]))
 
-    def forward(self, x, token_ids):
+    def forward(self, x, token_ids, padding_mask=None):
         b, t, d = x.shape
         flat = x.reshape(-1, d)
         ids = token_ids.reshape(-1) if token_ids is not None else None
