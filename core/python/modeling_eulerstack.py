@@ -112,14 +112,17 @@ def _load_twin(path: str):
 
 
 def registrars_of(config) -> tuple:
-    """The `register` functions of the twins of the export `config` was read from (its eulerstack_blocks.py), or,
-    for a config not read from a directory, those this module was imported with.
+    """As remote code, the `register` functions of the twins of the export `config` was read from (its
+    eulerstack_blocks.py); as the installed package, or for a config not read from a directory, those this module
+    was imported with.
 
     transformers shares one model class between exports whose code files are alike, and keys its module cache by
     directory name: the blocks must come from each config's own directory, not from this module's imports."""
     directory = getattr(config, "_name_or_path", None) or ""
     blocks = os.path.join(directory, "eulerstack_blocks.py")
-    if not directory or not os.path.isfile(blocks):
+    # Only remote code (trust_remote_code) runs a directory's twins; the installed package runs its own.
+    remote = __name__.split(".")[0] == "transformers_modules"
+    if not remote or not directory or not os.path.isfile(blocks):
         return tuple(PLUGIN_REGISTRARS)
     with open(blocks, encoding="utf-8") as handle:
         modules = _BLOCK_IMPORT.findall(handle.read())

@@ -130,3 +130,15 @@ def test_gradients_reach_every_parameter():
     for name, p in module.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
         assert math.isfinite(float(p.grad.abs().sum())), name
+
+
+def test_conforms_to_the_twin_contract():
+    """eulerstack's shipped checks: no nn.Module name shadowed, padding changes no real token (docs/PADDING.md)."""
+    conformance = pytest.importorskip("eulerstack.twin_conformance")
+    conformance.check_module_hygiene(make())
+    conformance.check_mixer_padding(make, MODEL["d_model"])
+    with pytest.raises(NotImplementedError, match="padding after tokens already in the cache"):
+        module, cache = make(), hyena.HyenaCache()
+        run(module, torch.randn(1, 3, MODEL["d_model"]), cache=cache)
+        module(torch.randn(1, 2, MODEL["d_model"]), torch.arange(3, 5), None, cache,
+               padding_mask=torch.tensor([[False, True]]))
