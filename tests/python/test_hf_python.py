@@ -613,3 +613,16 @@ def test_the_real_export_loads_and_matches_the_cpp_logits(tmp_path):
     expected = torch.from_numpy(np.load(logits_file))
     with torch.no_grad():
         assert torch.allclose(model(torch.tensor(tokens)).logits, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_save_pretrained_writes_the_ir_that_hf_changed_the_config_to(tmp_path):
+    """After resize_token_embeddings and a cast the saved IR says the new vocabulary and dtype (one source of
+    truth: `eulerstack run --model` reads the IR)."""
+    model = random_model(write_export(tmp_path / "code", toy_ir()))
+    model.resize_token_embeddings(72)
+    model.to(torch.bfloat16).save_pretrained(tmp_path / "saved")
+    config = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert config["vocab_size"] == 72 and config["eulerstack_ir"]["model"]["vocab_size"] == 72
+    assert config["dtype"] == "bfloat16" and config["eulerstack_ir"]["model"]["dtype"] == "bfloat16"
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "saved", trust_remote_code=True)
+    assert reloaded.lm_head.weight.shape[0] == 72 and reloaded.config.eulerstack_ir["model"]["vocab_size"] == 72
