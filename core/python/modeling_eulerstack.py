@@ -1,4 +1,4 @@
-# The HuggingFace model of an eulerstack export: the block registry, the
+# The HuggingFace model of an eulerstack export: the module registrar, the
 # assembly (a line-for-line twin of core/src/runtime/{model,decoder_layer,
 # layer_parts}.cpp), the decoding cache, EulerStackModel and
 # EulerStackForCausalLM.
@@ -42,7 +42,7 @@ NORM_EPS = 1e-5
 LOSS_KWARGS = ("num_items_in_batch", "ignore_index", "shift_labels")  # what forward passes on to the loss
 
 # ---------------------------------------------------------------------------
-# Block registry and contexts (core/src/runtime/module_catalog.cpp)
+# Module registrar, catalog and contexts (the names of core/include/eulerstack/runtime/module_catalog.hpp)
 # ---------------------------------------------------------------------------
 
 # Registrars added at run time (`register_plugin`), for plugins not shipped with
@@ -51,13 +51,13 @@ EXTRA_REGISTRARS: list = []
 
 
 def register_plugin(register: Callable) -> None:
-    """Adds a plugin twin's `register(registry)` to every model built afterwards in this process."""
+    """Adds a plugin twin's `register(registrar)` to every model built afterwards in this process."""
     if register not in EXTRA_REGISTRARS:
         EXTRA_REGISTRARS.append(register)
 
 
-class BlockRegistry:
-    """Block factories by interface and block type, filled by the plugins' `register(registry)`."""
+class ModuleRegistrar:
+    """Module factories by interface and block type, filled by the plugins' `register(registrar)`."""
 
     def __init__(self):
         self.mixers: dict = {}
@@ -81,11 +81,11 @@ class BlockRegistry:
         return getattr(self, kind + "s")
 
     @classmethod
-    def with_plugins(cls, registrars=None) -> "BlockRegistry":
-        registry = cls()
+    def with_plugins(cls, registrars=None) -> "ModuleRegistrar":
+        registrar = cls()
         for register in tuple(PLUGIN_REGISTRARS if registrars is None else registrars) + tuple(EXTRA_REGISTRARS):
-            register(registry)
-        return registry
+            register(registrar)
+        return registrar
 
 
 _BLOCK_IMPORT = re.compile(r"^from \.(\w+) import register\b", re.MULTILINE)
@@ -139,7 +139,7 @@ def _clone(value):
 
 
 @dataclass
-class BlockContext:
+class ModuleContext:
     """What a block factory receives (the C++ ModuleContext)."""
 
     model: dict                       # the IR's `model` section
@@ -148,26 +148,26 @@ class BlockContext:
     layer_index: int = -1             # -1 outside the layer stack (the positional block)
     n_layers: int = 0
     init_std: float = 0.02
-    builder: Any = None               # BlockBuilder: builder.make_router(ref, parent_ctx)
+    builder: Any = None               # ModuleCatalog: builder.make_router(ref, parent_ctx)
 
 
-class BlockBuilder:
+class ModuleCatalog:
     """Builds blocks from IR block entries ({"type", "plugin", "params", "refs"})."""
 
-    def __init__(self, registry: BlockRegistry):
-        self.registry = registry
+    def __init__(self, registrar: ModuleRegistrar):
+        self.registrar = registrar
 
     @staticmethod
-    def context_for(block: dict, base: BlockContext) -> BlockContext:
-        return BlockContext(model=_clone(base.model), params=_clone(block.get("params") or {}),
+    def context_for(block: dict, base: ModuleContext) -> ModuleContext:
+        return ModuleContext(model=_clone(base.model), params=_clone(block.get("params") or {}),
                             refs=_clone(block.get("refs") or {}), layer_index=base.layer_index,
                             n_layers=base.n_layers, init_std=base.init_std, builder=base.builder)
 
-    def build(self, kind: str, block: dict, context: BlockContext) -> nn.Module:
+    def build(self, kind: str, block: dict, context: ModuleContext) -> nn.Module:
         name = block["type"]
-        factory = self.registry.table(kind).get(name)
+        factory = self.registrar.table(kind).get(name)
         if factory is None:
-            known = ", ".join(sorted(self.registry.table(kind))) or "none"
+            known = ", ".join(sorted(self.registrar.table(kind))) or "none"
             raise ValueError(
                 f"no Python implementation of the {kind} block '{name}' (plugin '{block.get('plugin')}'); "
                 f"registered {kind}s: {known}. The model directory needs the plugin's eulerstack_<plugin>.py "
@@ -180,16 +180,16 @@ class BlockBuilder:
         module._eulerstack_origin = (factory, context)
         return module
 
-    def make_mixer(self, block: dict, base: BlockContext) -> nn.Module:
+    def make_mixer(self, block: dict, base: ModuleContext) -> nn.Module:
         return self.build("mixer", block, self.context_for(block, base))
 
-    def make_ffn(self, block: dict, base: BlockContext) -> nn.Module:
+    def make_ffn(self, block: dict, base: ModuleContext) -> nn.Module:
         return self.build("ffn", block, self.context_for(block, base))
 
-    def make_positional(self, block: dict, base: BlockContext) -> nn.Module:
+    def make_positional(self, block: dict, base: ModuleContext) -> nn.Module:
         return self.build("positional", block, self.context_for(block, base))
 
-    def make_router(self, ref: dict, parent: BlockContext) -> nn.Module:
+    def make_router(self, ref: dict, parent: ModuleContext) -> nn.Module:
         # A referenced block sees its own parameters plus the referring block's
         # (a router reads its expert count from the referring block); the parent's keys win.
         context = self.context_for(ref, parent)
@@ -571,7 +571,7 @@ class EulerStackModel(EulerStackPreTrainedModel):
 
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # loading the backbone of a causal-LM checkpoint
 
-    def __init__(self, config: EulerStackConfig, registry: Optional[BlockRegistry] = None):
+    def __init__(self, config: EulerStackConfig, registrar: Optional[ModuleRegistrar] = None):
         super().__init__(config)
         ir = config.eulerstack_ir
         if not ir:
@@ -580,10 +580,11 @@ class EulerStackModel(EulerStackPreTrainedModel):
         model = ir["model"]
         d = int(model["d_model"])
         hints = ir["training_hints"]
-        self.block_registry = registry if registry is not None else BlockRegistry.with_plugins(registrars_of(config))
-        builder = BlockBuilder(self.block_registry)
-        base = BlockContext(model=_clone(model), params={}, refs={}, layer_index=-1, n_layers=len(ir["layers"]),
-                            init_std=init_std_of(ir), builder=builder)
+        self.module_registrar = (registrar if registrar is not None
+                                 else ModuleRegistrar.with_plugins(registrars_of(config)))
+        catalog = ModuleCatalog(self.module_registrar)
+        base = ModuleContext(model=_clone(model), params={}, refs={}, layer_index=-1, n_layers=len(ir["layers"]),
+                            init_std=init_std_of(ir), builder=catalog)
         scale = ir["embedding"].get("scale")
         self.embedding_scale = 1.0 if scale is None else float(scale)
         self.dropout = float(hints.get("dropout") or 0.0)
@@ -591,13 +592,13 @@ class EulerStackModel(EulerStackPreTrainedModel):
 
         self.gradient_checkpointing = False
         self.embed_tokens = nn.Embedding(int(config.vocab_size), d)
-        self.embed_positions = builder.make_positional(ir["embedding"]["positional"], base)
+        self.embed_positions = catalog.make_positional(ir["embedding"]["positional"], base)
         self.layers = nn.ModuleList()
         for layer in ir["layers"]:
-            context = BlockContext(model=base.model, params={}, refs={}, layer_index=int(layer["index"]),
-                                   n_layers=base.n_layers, init_std=base.init_std, builder=builder)
-            mixer = builder.make_mixer(layer["mixer"], context)
-            ffn = builder.make_ffn(layer["ffn"], context)
+            context = ModuleContext(model=base.model, params={}, refs={}, layer_index=int(layer["index"]),
+                                   n_layers=base.n_layers, init_std=base.init_std, builder=catalog)
+            mixer = catalog.make_mixer(layer["mixer"], context)
+            ffn = catalog.make_ffn(layer["ffn"], context)
             self.layers.append(EulerStackDecoderLayer(layer, d, mixer, ffn, self.dropout))
         layers = ir["layers"]
         self.norm = (EulerStackNorm(layers[-1]["norm"]["type"], d)
@@ -714,9 +715,9 @@ class EulerStackForCausalLM(EulerStackPreTrainedModel, GenerationMixin):
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
-    def __init__(self, config: EulerStackConfig, registry: Optional[BlockRegistry] = None):
+    def __init__(self, config: EulerStackConfig, registrar: Optional[ModuleRegistrar] = None):
         super().__init__(config)
-        self.model = EulerStackModel(config, registry=registry)
+        self.model = EulerStackModel(config, registrar=registrar)
         self.lm_head = nn.Linear(int(config.eulerstack_ir["model"]["d_model"]), int(config.vocab_size), bias=False)
         softcap = config.eulerstack_ir["head"].get("logit_softcap")
         self.logit_softcap = None if softcap is None else float(softcap)
@@ -779,9 +780,9 @@ class EulerStackForCausalLM(EulerStackPreTrainedModel, GenerationMixin):
 
 
 __all__ = [
-    "BlockBuilder",
-    "BlockContext",
-    "BlockRegistry",
+    "ModuleCatalog",
+    "ModuleContext",
+    "ModuleRegistrar",
     "EulerStackCache",
     "EulerStackCausalLMOutput",
     "EulerStackDecoderLayer",

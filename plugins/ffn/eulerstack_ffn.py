@@ -97,6 +97,6 @@ class GatedMlp(Mlp):
         return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x)), None
 
 
-def register(registry) -> None:
-    registry.ffn("mlp", Mlp)
-    registry.ffn("gated_mlp", GatedMlp)
+def register(registrar) -> None:
+    registrar.ffn("mlp", Mlp)
+    registrar.ffn("gated_mlp", GatedMlp)

@@ -516,7 +516,7 @@ class Moe(nn.Module):
         return out.reshape(x.shape), loss
 
 
-def register(registry) -> None:
-    registry.ffn("moe", Moe)
-    registry.router("softmax", SoftmaxRouter)
-    registry.router("sigmoid", SigmoidRouter)
+def register(registrar) -> None:
+    registrar.ffn("moe", Moe)
+    registrar.router("softmax", SoftmaxRouter)
+    registrar.router("sigmoid", SigmoidRouter)

@@ -234,8 +234,8 @@ class LearnedPositions(Positional):
         return "max_seq_len=%d, d_model=%d" % tuple(self.weight.shape)
 
 
-def register(registry) -> None:
-    registry.positional("rope", Rope)
-    registry.positional("alibi", Alibi)
-    registry.positional("learned", LearnedPositions)
-    registry.positional("none", Positional)
+def register(registrar) -> None:
+    registrar.positional("rope", Rope)
+    registrar.positional("alibi", Alibi)
+    registrar.positional("learned", LearnedPositions)
+    registrar.positional("none", Positional)

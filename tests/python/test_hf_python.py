@@ -210,10 +210,10 @@ def test_a_router_sees_its_own_params_and_the_moe_params_the_parent_winning(tied
         seen.update(ctx.params, layer_index=ctx.layer_index, refs=ctx.refs)
         return torch.nn.Linear(1, 1)
 
-    registry = modeling.BlockRegistry()
+    registry = modeling.ModuleRegistrar()
     registry.router("r", router)
-    builder = modeling.BlockBuilder(registry)
-    parent = modeling.BlockContext(model={"d_model": 8}, params={"experts": 4, "shared": "moe"}, layer_index=3,
+    builder = modeling.ModuleCatalog(registry)
+    parent = modeling.ModuleContext(model={"d_model": 8}, params={"experts": 4, "shared": "moe"}, layer_index=3,
                                    builder=builder)
     builder.make_router(block("r", {"temperature": 2.0, "shared": "router"}), parent)
     assert seen == {"experts": 4, "shared": "moe", "temperature": 2.0, "layer_index": 3, "refs": {}}
@@ -517,8 +517,11 @@ def test_the_package_ships_one_copy_of_the_core_code(package):
         assert (hf / name).read_bytes() == (CORE_PYTHON / name).read_bytes()
     twins = sorted(p.name for p in ROOT.glob("plugins/**/eulerstack_*.py"))
     assert all((hf / name).read_bytes() == next(ROOT.glob(f"plugins/**/{name}")).read_bytes() for name in twins)
-    blocks = (hf / "eulerstack_blocks.py").read_text()
-    assert all(f"from .{Path(name).stem} import register" in blocks for name in twins)
+    found = subprocess.run([sys.executable, "-c", "import eulerstack.hf.eulerstack_blocks as b, sys; "
+                            "print(' '.join(sorted(r.__module__.rsplit('.', 1)[1] for r in b.PLUGIN_REGISTRARS)))"],
+                           capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(package)))
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == sorted(Path(name).stem for name in twins)
 
 
 def test_register_eulerstack_auto_classes(package, tmp_path):

@@ -17,7 +17,7 @@ from functools import partial
 import pytest
 
 import twin_support
-from twin_support import (PLUGINS, Registry, block_context, imported_roots, init_all, load_twin, max_abs_diff,
+from twin_support import (PLUGINS, ModuleRegistrar, block_context, imported_roots, init_all, load_twin, max_abs_diff,
                           model_section, positional_context, positions, random, sharpen, weights)
 
 torch = pytest.importorskip("torch")
@@ -32,7 +32,7 @@ positional_twin = load_twin(POSITIONAL_TWIN)
 DEFAULTS = {"qkv_bias": False, "attn_drop": 0.0, "window": None, "window_mode": "standard",
             "window_dilation": None, "latent_dim": None}
 
-REGISTRY = Registry("mixer", "positional")
+REGISTRY = ModuleRegistrar("mixer", "positional")
 twin.register(REGISTRY)
 positional_twin.register(REGISTRY)
 

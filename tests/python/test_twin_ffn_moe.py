@@ -1,6 +1,6 @@
 """The Python twins of the ffn and moe plugins (plugins/ffn/eulerstack_ffn.py, plugins/moe/eulerstack_moe.py).
 
-The blocks are built from a local stand-in of core's BlockContext (docs/EXPORT.md, "The Python
+The blocks are built from a local stand-in of core's ModuleContext (docs/EXPORT.md, "The Python
 blocks") and checked against what the C++ modules document and test (tests/runtime/test_ffn.cpp,
 test_moe.cpp): parameter names, shapes and counts against the plugins' count formulas (restated
 here), the math against explicit references (the MoE token by token), capacity in training and
@@ -13,7 +13,7 @@ import pickle
 
 import pytest
 
-from twin_support import (PLUGINS, BlockContext, Builder, Registry, block_context, imported_roots, init_all,
+from twin_support import (PLUGINS, ModuleContext, ModuleCatalog, ModuleRegistrar, block_context, imported_roots, init_all,
                           load_twin, max_abs_diff, merge, model_section)
 
 torch = pytest.importorskip("torch")
@@ -25,10 +25,10 @@ moe_twin = load_twin(TWINS["moe"])
 
 # --- a stand-in for core's side (twin_support) ------------------------------------------------
 
-REGISTRY = Registry("ffn", "router")
+REGISTRY = ModuleRegistrar("ffn", "router")
 ffn_twin.register(REGISTRY)
 moe_twin.register(REGISTRY)
-BUILDER = Builder(REGISTRY)  # builds the routers a MoE references
+BUILDER = ModuleCatalog(REGISTRY)  # builds the routers a MoE references
 
 
 D = 64  # model_section()'s d_model
@@ -66,14 +66,14 @@ def moe_ir(changes=None, norm_topk_prob=True):
 def make_moe(changes=None, model=None, n_layers=2, seed=7):
     params, refs = moe_ir(changes)
     torch.manual_seed(seed)
-    return REGISTRY.ffns["moe"](BlockContext(model or model_section(), params, refs, n_layers=n_layers,
+    return REGISTRY.ffns["moe"](ModuleContext(model or model_section(), params, refs, n_layers=n_layers,
                                              builder=BUILDER))
 
 
 def make_router(changes=None, norm_topk_prob=True, seed=7):
     params, refs = moe_ir(changes, norm_topk_prob)
     torch.manual_seed(seed)
-    return BUILDER.make_router(refs["router"], BlockContext(model_section(), params, refs, builder=BUILDER))
+    return BUILDER.make_router(refs["router"], ModuleContext(model_section(), params, refs, builder=BUILDER))
 
 
 def sample_input(batch, tokens, seed=11):

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from twin_support import (PLUGINS, Builder, SpyPositional, block_context, imported_roots, inputs, load_twin,
+from twin_support import (PLUGINS, ModuleCatalog, SpyPositional, block_context, imported_roots, inputs, load_twin,
                           model_section, positions, relative_diff, weights)
 
 torch = pytest.importorskip("torch")
@@ -28,8 +28,8 @@ twin = load_twin(TWIN)
 DEFAULTS = {"variant": "mamba2", "d_state": 64, "d_conv": 4, "expand": 2, "head_dim": 64, "n_groups": 1,
             "chunk_size": 256}  # mamba_plugin.cpp
 
-# core's BlockContext for a mamba block: mamba references nothing, so it builds no routers.
-context = partial(block_context, DEFAULTS, builder=Builder(owner="mamba"))
+# core's ModuleContext for a mamba block: mamba references nothing, so it builds no routers.
+context = partial(block_context, DEFAULTS, builder=ModuleCatalog(owner="mamba"))
 
 random_input = partial(inputs, scale=3.0)  # hidden states of scale 3
 

@@ -13,7 +13,7 @@ import pickle
 
 import pytest
 
-from twin_support import (PLUGINS, Registry, imported_roots, load_twin, max_abs_diff, model_section,
+from twin_support import (PLUGINS, ModuleRegistrar, imported_roots, load_twin, max_abs_diff, model_section,
                           positional_context, random)
 
 torch = pytest.importorskip("torch")
@@ -24,7 +24,7 @@ twin = load_twin(TWIN)
 
 HEAD_DIM = 16  # d_model 64 / 4 heads
 
-REGISTRY = Registry("positional")
+REGISTRY = ModuleRegistrar("positional")
 twin.register(REGISTRY)
 
 

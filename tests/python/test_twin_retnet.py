@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from twin_support import (PLUGINS, Builder, SpyPositional, block_context, imported_roots, inputs, load_twin,
+from twin_support import (PLUGINS, ModuleCatalog, SpyPositional, block_context, imported_roots, inputs, load_twin,
                           model_section, positions, relative_diff, sharpen, weights)
 
 torch = pytest.importorskip("torch")
@@ -24,8 +24,8 @@ twin = load_twin(TWIN)
 
 DEFAULTS = {"chunkwise": True, "chunk_size": 64, "rope": True, "value_factor": 1}  # retnet_plugin.cpp
 
-# core's BlockContext for a retnet block: retnet references nothing, so it builds no routers.
-context = partial(block_context, DEFAULTS, builder=Builder(owner="retnet"))
+# core's ModuleContext for a retnet block: retnet references nothing, so it builds no routers.
+context = partial(block_context, DEFAULTS, builder=ModuleCatalog(owner="retnet"))
 
 
 def retnet(params=None, model=None, seed=7, dtype=torch.float32):

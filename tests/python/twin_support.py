@@ -1,7 +1,7 @@
 """Scaffolding shared by the tests of the Python twins (test_twin_*.py).
 
 One copy of what every twin test needs: loading a twin from plugins/**/eulerstack_<plugin>.py,
-the model section of tests/runtime/support.cpp, a stand-in for core's BlockContext, registry and
+the model section of tests/runtime/support.cpp, a stand-in for core's ModuleContext, module registrar and
 builder (docs/EXPORT.md, "The Python blocks"), a positional scheme that counts its calls, random
 inputs, comparisons, and the check that a twin imports only torch and the standard library. What
 differs between the plugins (their documented defaults above all) is passed in by the test files.
@@ -82,8 +82,8 @@ def merge(into, changes):
 
 
 @dataclass
-class BlockContext:
-    """A stand-in for core's BlockContext (docs/EXPORT.md)."""
+class ModuleContext:
+    """A stand-in for core's ModuleContext (docs/EXPORT.md)."""
 
     model: Dict[str, Any]
     params: Dict[str, Any]
@@ -99,7 +99,7 @@ def block_context(defaults, params=None, model=None, n_layers=2, init_std=0.02, 
     """A block's context: its plugin's documented `defaults` with `params` merged in, in `model`
     (model_section() by default)."""
     filled = merge(copy.deepcopy(defaults), params or {})
-    return BlockContext(model if model is not None else model_section(), filled, dict(refs or {}),
+    return ModuleContext(model if model is not None else model_section(), filled, dict(refs or {}),
                         layer_index, n_layers, init_std, builder)
 
 
@@ -108,8 +108,8 @@ def positional_context(type_, params=None, model=None, init_std=0.02):
     return block_context(POSITIONAL_DEFAULTS[type_], params, model, init_std=init_std, layer_index=-1)
 
 
-class Registry:
-    """core's registry as a twin's register() sees it: records the kinds in `accepts`; registering
+class ModuleRegistrar:
+    """core's module registrar as a twin's register() sees it: records the kinds in `accepts`; registering
     any other kind fails."""
 
     TABLES = {"mixer": "mixers", "positional": "positionals", "ffn": "ffns", "router": "routers"}
@@ -137,22 +137,22 @@ class Registry:
         self._add("router", name, factory)
 
 
-class Builder:
-    """core's builder as far as the blocks use it: make_router builds a referenced router block from
-    `registry`; with no registry, `owner` must not build routers at all."""
+class ModuleCatalog:
+    """core's module catalog as far as the blocks use it: make_router builds a referenced router block from
+    `registrar`; with no registrar, `owner` must not build routers at all."""
 
-    def __init__(self, registry=None, owner="this block"):
-        self.registry, self.owner = registry, owner
+    def __init__(self, registrar=None, owner="this block"):
+        self.registrar, self.owner = registrar, owner
 
     def make_router(self, ref, parent):
-        if self.registry is None:
+        if self.registrar is None:
             raise AssertionError("%s must not build routers" % self.owner)
         # A referenced block sees its own parameters plus the referring block's (module_catalog.cpp).
         params = dict(ref["params"])
         params.update(parent.params)
-        ctx = BlockContext(parent.model, params, ref.get("refs", {}), parent.layer_index, parent.n_layers,
+        ctx = ModuleContext(parent.model, params, ref.get("refs", {}), parent.layer_index, parent.n_layers,
                            parent.init_std, self)
-        return self.registry.routers[ref["type"]](ctx)
+        return self.registrar.routers[ref["type"]](ctx)
 
 
 class SpyPositional:

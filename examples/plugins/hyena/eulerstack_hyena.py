@@ -149,5 +149,5 @@ class Hyena(nn.Module):
         return "depth=%d" % self.depth
 
 
-def register(registry) -> None:
-    registry.mixer("hyena", Hyena)
+def register(registrar) -> None:
+    registrar.mixer("hyena", Hyena)

@@ -382,5 +382,5 @@ class Attention(nn.Module):
             self.pattern.stride, self.attn_drop)
 
 
-def register(registry) -> None:
-    registry.mixer("attention", Attention)
+def register(registrar) -> None:
+    registrar.mixer("attention", Attention)

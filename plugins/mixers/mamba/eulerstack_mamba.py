@@ -556,5 +556,5 @@ def make_mamba(ctx) -> nn.Module:
     return Mamba1(ctx) if str(ctx.params["variant"]) == "mamba1" else Mamba2(ctx)
 
 
-def register(registry) -> None:
-    registry.mixer("mamba", make_mamba)
+def register(registrar) -> None:
+    registrar.mixer("mamba", make_mamba)

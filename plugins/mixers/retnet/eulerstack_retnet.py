@@ -286,5 +286,5 @@ class RetNet(nn.Module):
         )
 
 
-def register(registry) -> None:
-    registry.mixer("retnet", RetNet)
+def register(registrar) -> None:
+    registrar.mixer("retnet", RetNet)

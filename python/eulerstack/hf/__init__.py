@@ -11,8 +11,8 @@ the package build (see python/pyproject.toml): the same files every exported mod
 from .auto_register import register_eulerstack_auto_classes
 from .configuration_eulerstack import EulerStackConfig
 from .modeling_eulerstack import (
-    BlockContext,
-    BlockRegistry,
+    ModuleContext,
+    ModuleRegistrar,
     EulerStackCache,
     EulerStackForCausalLM,
     EulerStackModel,
@@ -20,8 +20,8 @@ from .modeling_eulerstack import (
 )
 
 __all__ = [
-    "BlockContext",
-    "BlockRegistry",
+    "ModuleContext",
+    "ModuleRegistrar",
     "EulerStackCache",
     "EulerStackConfig",
     "EulerStackForCausalLM",

@@ -213,12 +213,12 @@ class ToyMoe(nn.Module):
         return out.view(b, t, d), aux
 
 
-def register(registry):
-    registry.positional("none", NoPositions)
-    registry.positional("toy_rope", ToyRope)
-    registry.positional("toy_learned", LearnedPositions)
-    registry.mixer("toy_attention", ToyAttention)
-    registry.mixer("toy_ema", ToyEma)
-    registry.ffn("toy_mlp", ToyMlp)
-    registry.ffn("toy_moe", ToyMoe)
-    registry.router("toy_softmax", ToyRouter)
+def register(registrar):
+    registrar.positional("none", NoPositions)
+    registrar.positional("toy_rope", ToyRope)
+    registrar.positional("toy_learned", LearnedPositions)
+    registrar.mixer("toy_attention", ToyAttention)
+    registrar.mixer("toy_ema", ToyEma)
+    registrar.ffn("toy_mlp", ToyMlp)
+    registrar.ffn("toy_moe", ToyMoe)
+    registrar.router("toy_softmax", ToyRouter)
