@@ -1,0 +1,33 @@
+"""Exports whose directories share a basename (a/final, b/final, ...) loaded in one process: each is built with
+its own blocks, as a fresh process builds it."""
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ecosystem.user_venv import run_user
+
+# Different plugins each: attention, Mamba2, RetNet, MoE.
+PRESETS = ["llama_style_mini", "mamba2_style_mini", "retnet_style_mini", "mixtral_style_moe_mini"]
+
+
+def test_exports_sharing_a_basename_each_load_their_own_blocks(user_python, exports, tmp_path):
+    dirs = []
+    for letter, preset in zip("abcd", PRESETS):
+        shutil.copytree(exports[preset], tmp_path / letter / "final")
+        dirs.append(tmp_path / letter / "final")
+
+    def load(home, *targets):
+        r = run_user(user_python, "load_logits.py", home / "out", *targets, home=home, timeout=600, threads=1)
+        assert r.returncode == 0, r.stderr
+        return home / "out"
+
+    with ThreadPoolExecutor(2) as pool:
+        together = pool.submit(load, tmp_path / "together", *dirs)
+        alone = [pool.submit(load, tmp_path / f"alone-{i}", d) for i, d in enumerate(dirs)]
+        together, alone = together.result(), [f.result() for f in alone]
+    for i, preset in enumerate(PRESETS):
+        blocks = json.loads((together / f"{i}.json").read_text())
+        assert blocks == json.loads((alone[i] / "0.json").read_text()), f"{preset}: built with {blocks}"
+        assert np.abs(np.load(together / f"{i}.npy") - np.load(alone[i] / "0.npy")).max() <= 1e-6, preset
