@@ -603,6 +603,7 @@ class EulerStackModel(EulerStackPreTrainedModel):
         layers = ir["layers"]
         self.norm = (EulerStackNorm(layers[-1]["norm"]["type"], d)
                      if layers and layers[-1]["norm"]["position"] == "pre" else None)
+        self.config.base_model_tp_plan = self._tensor_parallel_plan()
         # from_pretrained builds on the meta device: such blocks' run-time buffers are recomputed after loading.
         for module in self.modules():
             if getattr(module, "_eulerstack_origin", None) is not None:
@@ -614,6 +615,25 @@ class EulerStackModel(EulerStackPreTrainedModel):
 
     def set_input_embeddings(self, value):
         self.embed_tokens = value
+
+    def _tensor_parallel_plan(self) -> dict:
+        """transformers' tp_plan for this model, from the blocks' own `tensor_parallel_plan` (submodule -> style).
+
+        transformers matches a rule to every layer (`layers.*.mixer.q_proj`), so a rule is kept only where every
+        layer that has such a submodule declares the same style for it; the rest stays whole on every rank. A
+        positional scheme that biases the scores per head (ALiBi) keeps the mixers whole: the bias of a rank's
+        share of the heads is not the mixer's to choose."""
+        at = torch.zeros(1, dtype=torch.long)
+        parts = ("mixer", "ffn") if self.embed_positions.attention_bias(1, at, at) is None else ("ffn",)
+        styles: dict = {}
+        for layer in self.layers:
+            for part in ("mixer", "ffn"):
+                block = getattr(layer, part)
+                declared = getattr(block, "tensor_parallel_plan", None) or {}
+                for name, _ in block.named_children():
+                    styles.setdefault(f"layers.*.{part}.{name}", set()).add(declared.get(name))
+        return {key: next(iter(found)) for key, found in sorted(styles.items())
+                if len(found) == 1 and None not in found and key.split(".")[2] in parts}
 
     def new_cache(self) -> EulerStackCache:
         """An empty decoding state: one per layer, from each mixer's `new_cache()`."""
@@ -714,6 +734,7 @@ class EulerStackForCausalLM(EulerStackPreTrainedModel, GenerationMixin):
     and the loss."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    _tp_plan = {"lm_head": "colwise_gather_output"}
 
     def __init__(self, config: EulerStackConfig, registrar: Optional[ModuleRegistrar] = None):
         super().__init__(config)

@@ -70,6 +70,7 @@ def _output_std(ctx) -> float:
 class Mlp(nn.Module):
     """mlp: down_proj(act(up_proj(x)))."""
 
+
     def __init__(self, ctx) -> None:
         super().__init__()
         d = int(ctx.model["d_model"])
@@ -79,6 +80,9 @@ class Mlp(nn.Module):
         self._act = _activation(self.activation)
         self.up_proj = _Linear(d, f, bias, ctx.init_std)
         self.down_proj = _Linear(f, d, bias, _output_std(ctx))
+        # transformers' tensor parallelism (tp_plan="auto"), without biases (a split down_proj would add its bias
+        # once per rank).
+        self.tensor_parallel_plan = {} if bias else {"up_proj": "colwise", "down_proj": "rowwise"}
 
     def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None,
                 padding_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:
@@ -91,6 +95,8 @@ class GatedMlp(Mlp):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.gate_proj = _Linear(int(ctx.model["d_model"]), _hidden_width(ctx), bool(ctx.params["bias"]), ctx.init_std)
+        if self.tensor_parallel_plan:
+            self.tensor_parallel_plan["gate_proj"] = "colwise"
 
     def forward(self, x: torch.Tensor, token_ids: Optional[torch.Tensor] = None,
                 padding_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, None]:

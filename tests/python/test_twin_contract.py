@@ -184,3 +184,24 @@ def test_gradient_checkpointing_gives_the_same_gradients(preset_model):
     assert plain.keys() == checkpointed.keys(), name
     for key in plain:
         assert torch.allclose(plain[key], checkpointed[key], atol=1e-6), (name, key)
+
+
+# --- tensor parallelism ---------------------------------------------------------------------------------------
+
+
+def test_the_tensor_parallel_plan_splits_only_what_every_matching_block_declares(preset_model):
+    """transformers applies `layers.*.<part>.<name>` to every layer: a rule must hold for each layer that has such
+    a submodule (retnet's q_proj beside attention's keeps both whole), and the embedding and head follow."""
+    name, ir, model = preset_model
+    plan = model.model._tp_plan
+    assert plan.get("embed_tokens") == "embedding_rowwise" or not plan, name
+    for key, style in plan.items():
+        if key == "embed_tokens":
+            continue
+        _, star, part, child = key.split(".")
+        assert star == "*", key
+        for layer in model.model.layers:
+            block = getattr(layer, part)
+            if hasattr(block, child):
+                assert (getattr(block, "tensor_parallel_plan", None) or {}).get(child) == style, (name, key)
+    assert model._tp_plan.get("lm_head") == "colwise_gather_output"

@@ -266,6 +266,9 @@ class Attention(nn.Module):
             self.v_proj = _Linear(d, kv_width, bias, std)
         depth = float(max(int(ctx.n_layers), 1))
         self.o_proj = _Linear(q_width, d, False, std / math.sqrt(2.0 * depth))
+        # transformers' tensor parallelism (tp_plan="auto"): heads split over the ranks, o_proj summing them.
+        split = ("q_proj", "k_up_proj", "v_up_proj") if self.latent_dim is not None else ("q_proj", "k_proj", "v_proj")
+        self.tensor_parallel_plan = dict({name: "colwise" for name in split}, o_proj="rowwise")
 
     def new_cache(self) -> AttentionCache:
         return AttentionCache()
@@ -283,8 +286,8 @@ class Attention(nn.Module):
         B, T = x.size(0), x.size(1)
         hd = self.head_dim
 
-        def split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:  # [B, T, h*hd] -> [B, h, T, hd]
-            return t.view(B, T, heads, hd).transpose(1, 2)
+        def split_heads(t: torch.Tensor) -> torch.Tensor:  # [B, T, h*hd] -> [B, h, T, hd]
+            return t.view(B, T, -1, hd).transpose(1, 2)  # h from the width: a tensor-parallel rank has a share
 
         if self.latent_dim is not None:
             kv_source = self.kv_down_proj(x)
@@ -292,9 +295,9 @@ class Attention(nn.Module):
         else:
             kv_source = x
             k_proj, v_proj = self.k_proj, self.v_proj
-        q = split_heads(self.q_proj(x), self.n_heads)
-        k = split_heads(k_proj(kv_source), self.n_kv_heads)
-        v = split_heads(v_proj(kv_source), self.n_kv_heads)
+        q = split_heads(self.q_proj(x))
+        k = split_heads(k_proj(kv_source))
+        v = split_heads(v_proj(kv_source))
 
         q_positions = positions.to(device=x.device, dtype=torch.long)
         q, k = positional.rotate(q, k, q_positions)
@@ -325,7 +328,7 @@ class Attention(nn.Module):
 
         if cache is not None and self.pattern.cache_keep() is not None:
             cache.keep_from(cache.first_needed(self.pattern.window))
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * hd))
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, -1))
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, visible: Optional[torch.Tensor],
                 bias: Optional[torch.Tensor], causal: bool) -> torch.Tensor:
@@ -335,8 +338,8 @@ class Attention(nn.Module):
         implementation = self.attention_implementation
         if implementation == "flex_attention":
             return self._flex(q, k, v, visible, bias, causal, dropout)
-        if self.n_kv_heads != self.n_heads:
-            repeats = self.n_heads // self.n_kv_heads
+        if k.size(1) != q.size(1):
+            repeats = q.size(1) // k.size(1)
             k = k.repeat_interleave(repeats, 1)
             v = v.repeat_interleave(repeats, 1)
         mask: Optional[torch.Tensor] = None
@@ -374,7 +377,7 @@ class Attention(nn.Module):
                 score = score + extra[b if extra.size(0) > 1 else 0, h, q_index, k_index].to(score.dtype)
             return torch.where(row[q_index, k_index], score, -float("inf"))
 
-        return flex_attention(q, k, v, score_mod=score_mod, enable_gqa=self.n_kv_heads != self.n_heads)
+        return flex_attention(q, k, v, score_mod=score_mod, enable_gqa=k.size(1) != q.size(1))
 
     def extra_repr(self) -> str:
         return "heads=%d, kv_heads=%d, head_dim=%d, latent_dim=%s, window=%s, mode=%s, stride=%d, attn_drop=%g" % (
