@@ -19,7 +19,7 @@ MOE_JOURNEYS = ["torch_compile", "torch_export", "onnx"]
 # path compiles kernels: about 35 s on two cores).
 CONTROL = "control_llama"
 CONTROL_JOURNEYS = [j for j in SINGLE_PROCESS_JOURNEYS if j not in ("resize_for_cli", "attn_flex")] + MOE_JOURNEYS
-PRESET_TIMEOUT = 900
+PRESET_TIMEOUT = 600
 
 
 def journeys_for(preset):

@@ -89,21 +89,3 @@ def outcome_of(results, preset, part=None):
     if part is not None:
         pytest.fail(f"{preset} has no {part} result")
     return outcome
-
-
-def crash_summary(output):
-    """The lines that say why a launch died (gloo's what(), the ranks' errors), not torchrun's report around them."""
-    lines = output.splitlines()
-    started = [line for line in lines if "starting: " in line][-1:]
-    errors = [line for line in lines
-              if "what():" in line or ("Error" in line and "[rank" in line and "Traceback" not in line)]
-    return "\n".join(dict.fromkeys(started + errors)) or tail(output)
-
-
-def outcome_of(results, preset):
-    outcome = results.get(preset)
-    if outcome is None:
-        pytest.fail(f"no result for {preset}")
-    if "crashed" in outcome:
-        pytest.fail(f"the launch crashed during {preset}: {outcome['crashed']}")
-    return outcome

@@ -5,6 +5,7 @@ parameters and buffers must be identical across ranks. Rank 0 writes {preset: {e
 usage: torchrun --standalone --nproc_per_node=2 data_parallel.py OUT_JSON EXPORT_DIR..."""
 import json
 import os
+import re
 import sys
 import traceback
 from datetime import timedelta
@@ -32,18 +33,32 @@ def tiny_batch(vocab, rank, step):
     return random_ids(vocab, (1, 2 if rank == 0 else 5), 100 * rank + step)
 
 
+def watch_experts(model):
+    """The names of the expert modules (experts.N), and the set that collects those called with tokens."""
+    experts, fed = set(), set()
+    for name, module in model.named_modules():
+        if re.search(r"(^|\.)experts\.\d+$", name):
+            experts.add(name)
+            module.register_forward_pre_hook(
+                lambda _, inputs, name=name: fed.add(name) if inputs and inputs[0].shape[0] > 0 else None)
+    return experts, fed
+
+
 def train(model, module, rank):
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-2)
-    losses = []
+    experts, fed = watch_experts(model)
+    idle, losses = 0, []
     for step in range(STEPS):
+        fed.clear()
         ids = tiny_batch(model.config.vocab_size, rank, step)
         loss = module(input_ids=ids, labels=ids).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
+        idle += len(experts - fed)
     assert all(torch.isfinite(torch.tensor(losses))), f"rank {rank}: losses {losses}"
-    return losses
+    return losses, len(experts), idle
 
 
 def ddp(export, group, rank):
@@ -82,10 +97,14 @@ def differing_state(model, group):
 
 def run_case(engine, export, rank):
     group = dist.new_group(backend="gloo", timeout=CASE_TIMEOUT)
-    model, losses = {"ddp": ddp, "fsdp2": fsdp2}[engine](export, group, rank)
+    model, (losses, experts, idle) = {"ddp": ddp, "fsdp2": fsdp2}[engine](export, group, rank)
     differing = differing_state(model, group)
     assert not differing, f"differ across ranks after {STEPS} steps: {differing[:12]}"
-    return {"losses": losses}
+    idle_everywhere = [None] * dist.get_world_size(group)
+    dist.all_gather_object(idle_everywhere, idle, group=group)
+    # Otherwise the case would not test what it is for.
+    assert not experts or sum(idle_everywhere) > 0, "every expert got tokens on every rank at every step"
+    return {"losses": losses, "experts": experts, "idle_expert_steps": idle_everywhere}
 
 
 def main(out, *exports):
