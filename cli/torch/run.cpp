@@ -41,7 +41,7 @@ std::string top_tokens(const at::Tensor& logits, std::int64_t k) {
   return out.str();
 }
 
-at::Tensor read_tokens(const cxxopts::ParseResult& parsed, std::int64_t vocab) {
+TokenRows read_tokens(const cxxopts::ParseResult& parsed, std::int64_t vocab) {
   if (parsed.count("tokens") + parsed.count("tokens-file") != 1)
     throw Error(make_error("UsageError", "cli.usage",
                            {{"reason", "give the input as exactly one of --tokens IDS or --tokens-file FILE"},
@@ -64,7 +64,7 @@ int run_model(const Args& args, GlobalOptions globals) {
   add_spec_options(options);
   options.add_options()("model", "an exported HF model directory (instead of a spec): its IR and weights",
                         cxxopts::value<std::string>())(
-      "tokens", "input token ids: '1 2 3', rows separated by ';'", cxxopts::value<std::string>())(
+      "tokens", "input token ids: '1 2 3', rows (of any lengths) separated by ';'", cxxopts::value<std::string>())(
       "tokens-file", "read token ids from FILE, one row per line", cxxopts::value<std::string>())(
       "generate", "greedy-generate N tokens after the input, with the caches", cxxopts::value<std::int64_t>())(
       "logits-out", "save the logits [rows, tokens, vocab] as float32 .npy (atomically)", cxxopts::value<std::string>())(
@@ -97,7 +97,8 @@ int run_model(const Args& args, GlobalOptions globals) {
       ir = std::move(r.ir);
     }
     const Json& model_section = ir.at("model");
-    const at::Tensor tokens = read_tokens(parsed, model_section.at("vocab_size").get<std::int64_t>());
+    const TokenRows rows = read_tokens(parsed, model_section.at("vocab_size").get<std::int64_t>());
+    const at::Tensor& tokens = rows.ids;
     const std::int64_t new_tokens = parsed.count("generate") ? parsed["generate"].as<std::int64_t>() : 0;
     if (new_tokens < 0)
       throw Error(make_error("UsageError", "cli.usage", {{"reason", "--generate needs N >= 0"}, {"command", "run"}}));
@@ -118,15 +119,17 @@ int run_model(const Args& args, GlobalOptions globals) {
                                               {"seed", from_directory ? "-" : std::to_string(seed)}})
               << "\n";
     at::NoGradGuard no_grad;
-    const at::Tensor logits = model.forward(tokens).logits;
+    // Shorter rows are left-padded: every row's last real token is in the last slot.
+    at::Tensor logits = model.forward(tokens, nullptr, rows.attention_mask).logits;
+    if (rows.attention_mask.defined()) logits = logits * rows.attention_mask.unsqueeze(-1).to(logits.scalar_type());
     const std::int64_t last = tokens.size(1) - 1;
     for (std::int64_t row = 0; row < tokens.size(0); ++row)
       std::cout << session.text("run.top", {{"row", std::to_string(row)},
-                                            {"position", std::to_string(last)},
+                                            {"position", std::to_string(rows.lengths[row].item<std::int64_t>() - 1)},
                                             {"candidates", top_tokens(logits[row][last], parsed["top"].as<std::int64_t>())}})
                 << "\n";
     if (new_tokens > 0) {
-      const at::Tensor generated = model.generate(tokens, new_tokens);
+      const at::Tensor generated = model.generate(tokens, new_tokens, rows.attention_mask);
       for (std::int64_t row = 0; row < tokens.size(0); ++row)
         std::cout << session.text("run.generated", {{"row", std::to_string(row)},
                                                     {"tokens", join(generated[row].narrow(0, tokens.size(1), new_tokens))}})

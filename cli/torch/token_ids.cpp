@@ -1,5 +1,6 @@
 #include "token_ids.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
@@ -16,7 +17,7 @@ Error bad_tokens(std::string reason, std::int64_t vocab) {
 
 }  // namespace
 
-at::Tensor parse_token_ids(const std::string& text, std::int64_t vocab) {
+TokenRows parse_token_ids(const std::string& text, std::int64_t vocab) {
   std::vector<std::vector<std::int64_t>> rows;
   std::string normalized = text;
   for (char& c : normalized) {
@@ -43,17 +44,25 @@ at::Tensor parse_token_ids(const std::string& text, std::int64_t vocab) {
     if (!row.empty()) rows.push_back(std::move(row));
   }
   if (rows.empty()) throw bad_tokens("no token ids were given", vocab);
-  for (std::size_t i = 1; i < rows.size(); ++i)
-    if (rows[i].size() != rows[0].size())
-      throw bad_tokens("row " + std::to_string(i) + " has " + std::to_string(rows[i].size()) + " ids, row 0 has " +
-                           std::to_string(rows[0].size()),
-                       vocab);
-  auto ids = at::empty({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(rows[0].size())},
-                       at::TensorOptions().dtype(at::kLong));
-  auto access = ids.accessor<std::int64_t, 2>();
-  for (std::size_t r = 0; r < rows.size(); ++r)
-    for (std::size_t c = 0; c < rows[r].size(); ++c) access[r][c] = rows[r][c];
-  return ids;
+  std::size_t longest = 0;
+  bool ragged = false;
+  for (const auto& row : rows) {
+    ragged = ragged || (longest != 0 && row.size() != longest);
+    longest = std::max(longest, row.size());
+  }
+  const auto options = at::TensorOptions().dtype(at::kLong);
+  const auto count = static_cast<std::int64_t>(rows.size());
+  TokenRows out{at::zeros({count, static_cast<std::int64_t>(longest)}, options), at::Tensor(), at::empty({count}, options)};
+  at::Tensor mask = at::zeros_like(out.ids);
+  auto ids = out.ids.accessor<std::int64_t, 2>();
+  auto real = mask.accessor<std::int64_t, 2>();
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const std::size_t pad = longest - rows[r].size();
+    for (std::size_t c = 0; c < rows[r].size(); ++c) ids[r][pad + c] = rows[r][c], real[r][pad + c] = 1;
+    out.lengths[static_cast<std::int64_t>(r)] = static_cast<std::int64_t>(rows[r].size());
+  }
+  if (ragged) out.attention_mask = mask;
+  return out;
 }
 
 }  // namespace eulerstack::cli

@@ -6,6 +6,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -108,17 +109,28 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
   std::map<std::string, at::Tensor> parameters;
   std::vector<Shard> shards(1);
   WrittenWeights written;
-  for (const auto& p : model.named_parameters()) {
-    safetensors::TensorEntry entry{p.key(), safetensors_dtype(p.value().scalar_type()), p.value().sizes().vec()};
+  auto add = [&](const std::string& name, const at::Tensor& value, at::ScalarType dtype) {
+    safetensors::TensorEntry entry{name, safetensors_dtype(dtype), value.sizes().vec()};
     const std::uint64_t bytes = safetensors::byte_size(entry);
     if (shards.back().bytes > 0 && shards.back().bytes + bytes > max_shard_bytes) shards.emplace_back();
     shards.back().entries.push_back(entry);
     shards.back().bytes += bytes;
     written.tensor_bytes += bytes;
+    parameters[name] = value;
+  };
+  for (const auto& p : model.named_parameters()) {
+    add(p.key(), p.value(), p.value().scalar_type());
     written.parameters += p.value().numel();
-    parameters[p.key()] = p.value();
+  }
+  // The modules' buffers are model state too (the MoE router's expert_bias):
+  // float32, and zero before any training.
+  std::set<std::string> buffers;
+  for (const auto& b : model.named_buffers()) {
+    add(b.key(), b.value(), at::kFloat);
+    buffers.insert(b.key());
   }
 
+  const InitRule zero_state = init::zeros();
   ProgressLine progress(written.tensor_bytes, progress_text);
   nlohmann::json weight_map = nlohmann::json::object();
   for (std::size_t i = 0; i < shards.size(); ++i) {
@@ -131,10 +143,11 @@ WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const
     out.write(head.data(), head.size());
     std::vector<PieceJob> jobs;
     for (const auto& entry : shards[i].entries) {
-      const at::Tensor& parameter = parameters.at(entry.name);
-      const InitRule& rule = *rules.at(entry.name);
-      for (std::int64_t k = 0; k < initial_piece_count(rule, parameter.sizes()); ++k)
-        jobs.push_back({&entry, &rule, parameter.sizes(), parameter.scalar_type(), k});
+      const at::Tensor& tensor = parameters.at(entry.name);
+      const bool buffer = buffers.count(entry.name) > 0;
+      const InitRule* rule = buffer ? &zero_state : rules.at(entry.name);
+      for (std::int64_t k = 0; k < initial_piece_count(*rule, tensor.sizes()); ++k)
+        jobs.push_back({&entry, rule, tensor.sizes(), buffer ? at::kFloat : tensor.scalar_type(), k});
       weight_map[entry.name] = file_name;
     }
     draw_in_order(jobs, seed, draw_threads, [&](const at::Tensor& value) {

@@ -62,14 +62,22 @@ class Moe final : public FfnModule {
 
   FfnOutput forward(const at::Tensor& x, const FfnInput& input) override {
     const at::Tensor flat = x.reshape({-1, x.size(-1)});
+    // Padding tokens are not routed: they get no expert, take no capacity and stay out of the losses.
+    const at::Tensor routed = input.padding_mask.defined() ? input.padding_mask.reshape({-1}).nonzero().squeeze(1)
+                                                           : at::Tensor();
+    const at::Tensor tokens = routed.defined() ? flat.index_select(0, routed) : flat;
     RoutingRequest request;
     request.top_k = top_k_;
-    if (input.token_ids.defined()) request.token_ids = input.token_ids.reshape({-1});
-    const Routing routing = router_->route(flat, request);
-
-    at::Tensor out = dispatch(flat, routing.experts, routing.weights, experts_, capacity(flat.size(0)));
+    if (input.token_ids.defined()) {
+      request.token_ids = input.token_ids.reshape({-1});
+      if (routed.defined()) request.token_ids = request.token_ids.index_select(0, routed.to(request.token_ids.device()));
+    }
+    const Routing routing = router_->route(tokens, request);
+    at::Tensor out = dispatch(tokens, routing.experts, routing.weights, experts_, capacity(tokens.size(0)));
+    if (routed.defined()) out = at::zeros_like(flat).index_copy_(0, routed, out);
     for (const auto& expert : shared_) out = out + expert->forward(flat);
-    return {out.reshape(x.sizes()), aux_loss(routing, x.size(0), losses_)};
+    const at::Tensor rows = routed.defined() ? at::div(routed, x.size(1), "floor") : at::Tensor();
+    return {out.reshape(x.sizes()), aux_loss(routing, x.size(0), rows, losses_)};
   }
 
  private:

@@ -14,16 +14,20 @@
 //   `sigmoid` router (DeepSeek-V3): scores = sigmoid(logits), or
 //   sqrt(softplus(logits)) with affinity sqrt_softplus.
 //   Selection: top_k of the scores; with bias_correction.enabled, of scores +
-//   the float32 buffer `router.expert_bias` [E] (zeros at start), while the
-//   weights come from the unbiased scores. After each training forward,
-//   expert_bias_e -= update_rate * sign(load_e - 1/E) for every expert whose
-//   |load_e - 1/E| > target_imbalance / E (load_e: share of the N*k assignments).
+//   the float32 buffer `router.expert_bias` [E] (zeros at start; model state,
+//   exported as model.layers.<i>.ffn.router.expert_bias), while the weights
+//   come from the unbiased scores. Forward never changes the bias: a trainer
+//   updates it after each optimizer step, expert_bias_e -= update_rate *
+//   sign(load_e - 1/E) for every expert whose |load_e - 1/E| > target_imbalance / E
+//   (load_e: share of the step's k assignments per real token).
 //   weights = the selected scores, divided by (their sum + 1e-20) when
 //   norm_topk_prob. probs (balance losses) = scores normalised per token.
 //   routing.type hash: expert j of a token is (h + j) mod E with, for P = 2^31 - 1
 //   and A = 48271 (mod: non-negative remainder),
 //     h = (((token_id mod P) * A + (hash_salt mod P)) mod P) * A mod P,
 //   and weight 1/top_k; the token ids come from FfnInput.token_ids.
+//   Padding tokens (FfnInput.padding_mask false) are not routed: no expert, no
+//   capacity, and no part in any loss below (N counts real tokens only).
 //   Dispatch: assignments sorted by expert (stably, so token order within an
 //   expert); every expert runs once on its tokens and adds weight * output.
 //   Capacity, in training only with capacity_drop_policy drop or pad:
@@ -35,7 +39,8 @@
 //       to e, before capacity; P_e: mean of probs over the tokens)
 //     + z_loss * mean(logsumexp(logits)^2)
 //     + balance.sequence_aux_coef * (the balance term within each sequence of
-//       the [B, T] input, averaged over B).
+//       the [B, T] input, over its real tokens, averaged over the sequences
+//       that have any).
 //   balance.group_limit is refused (runtime.unsupported_param): without the
 //   number of expert groups node-limited routing cannot be built.
 // Init: router.weight normal(router_init_std, or the model's init std);

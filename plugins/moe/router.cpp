@@ -4,7 +4,6 @@
 #include <string>
 
 #include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
 
 #include "hash_routing.hpp"
 
@@ -30,15 +29,15 @@ class TopKRouter final : public RouterModule {
     normalize_ = block.param<bool>("norm_topk_prob");
     const auto& correction = block.params.at("bias_correction");
     bias_correction_ = correction.at("enabled").get<bool>();
-    update_rate_ = correction.at("update_rate").get<double>();
-    target_imbalance_ = correction.at("target_imbalance").get<double>();
     const auto& routing = block.params.at("routing");
     hashed_ = routing.at("type").get<std::string>() == "hash";
     if (hashed_) salt_ = routing.at("hash_salt").get<std::int64_t>();
 
     const double init_std = block.is_set("router_init_std") ? block.param<double>("router_init_std") : context.init_std;
     weight_ = add_parameter("weight", {experts_, block.model_int("d_model")}, context.options, init::normal(init_std));
-    // Float32 whatever the model dtype: update steps of 1e-3 vanish in bfloat16.
+    // Model state, saved and loaded with the weights; a trainer updates it
+    // between optimizer steps (DeepSeek-V3), never forward. Float32 whatever
+    // the model dtype: update steps of 1e-3 vanish in bfloat16.
     expert_bias_ = register_buffer("expert_bias", at::zeros({experts_}, context.options.dtype(at::kFloat)));
   }
 
@@ -60,7 +59,6 @@ class TopKRouter final : public RouterModule {
       experts = std::get<1>(selection.topk(request.top_k, -1));
       weights = scores.gather(1, experts);
       if (normalize_) weights = weights / (weights.sum(-1, true) + 1e-20);
-      if (bias_correction_ && is_training()) update_bias(experts);
     }
     return {weights.to(x.scalar_type()), experts, probs, logits};
   }
@@ -77,26 +75,12 @@ class TopKRouter final : public RouterModule {
     return at::softmax(logits, -1);
   }
 
-  // DeepSeek-V3 aux-loss-free balancing: push the bias of over-loaded experts
-  // down and of under-loaded ones up.
-  void update_bias(const at::Tensor& experts) {
-    at::NoGradGuard no_grad;
-    const auto share = 1.0 / static_cast<double>(experts_);
-    const at::Tensor load =
-        at::bincount(experts.reshape({-1}), {}, experts_).to(at::kFloat) / static_cast<double>(experts.numel());
-    const at::Tensor excess = load - share;
-    const at::Tensor outside = (excess.abs() > target_imbalance_ * share).to(at::kFloat);
-    expert_bias_.sub_(update_rate_ * at::sign(excess) * outside);
-  }
-
   Scoring scoring_;
   Affinity affinity_;
   std::int64_t experts_ = 0;
   double jitter_ = 0.0;
   bool normalize_ = true;
   bool bias_correction_ = false;
-  double update_rate_ = 0.0;
-  double target_imbalance_ = 0.0;
   bool hashed_ = false;
   std::int64_t salt_ = 0;
   at::Tensor weight_;

@@ -39,8 +39,9 @@ class Alibi : public PositionalModule {
     const auto slopes = at::tensor(alibi_slopes(heads), at::TensorOptions().dtype(at::kDouble))
                             .to(options)
                             .view({heads, 1, 1});
-    const auto distance = (q_positions.unsqueeze(1) - k_positions.to(q_positions.device()).unsqueeze(0)).to(options);
-    return -slopes * distance.unsqueeze(0);
+    // [Tq, Tk], or [B, Tq, Tk] when either side is per row.
+    const auto distance = (q_positions.unsqueeze(-1) - k_positions.to(q_positions.device()).unsqueeze(-2)).to(options);
+    return -slopes * distance.unsqueeze(-3);
   }
 };
 

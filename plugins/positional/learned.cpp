@@ -24,7 +24,7 @@ class LearnedPositions : public PositionalModule {
                   " was requested; shorten the input or raise model.max_seq_len (the table has no rows beyond it)");
       TORCH_CHECK(positions.min().item<std::int64_t>() >= 0, "positions must not be negative");
     }
-    return weight_.index_select(0, positions.to(weight_.device(), at::kLong));
+    return at::embedding(weight_, positions.to(weight_.device(), at::kLong));  // [T, d] or [B, T, d]
   }
 
  private:

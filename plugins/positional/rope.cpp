@@ -58,12 +58,13 @@ class Rope : public PositionalModule {
                                            const at::Tensor& positions) override {
     TORCH_CHECK(q.size(-1) >= rot_ && k.size(-1) >= rot_, "rope: head_dim ", q.size(-1), " is smaller than the ",
                 rot_, " rotated dims");
-    const auto [cos, sin] = cos_sin(positions.to(q.device()));
+    auto [cos, sin] = cos_sin(positions.to(q.device()));
+    if (positions.dim() == 2) cos = cos.unsqueeze(1), sin = sin.unsqueeze(1);  // per row: [B, 1, T, rot]
     return {apply(q, cos, sin), apply(k, cos, sin)};
   }
 
  private:
-  // cos and sin [T, rot], float32.
+  // cos and sin [T, rot] (or [B, T, rot] for per-row positions), float32.
   std::pair<at::Tensor, at::Tensor> cos_sin(const at::Tensor& positions) const {
     const auto options = positions.options().dtype(at::kFloat);
     at::Tensor position = positions.to(at::kFloat);
@@ -87,7 +88,7 @@ class Rope : public PositionalModule {
     } else {
       inv_freq = inverse_frequencies(theta_, rot_, options);
     }
-    const auto freqs = at::outer(position, inv_freq);
+    const auto freqs = position.unsqueeze(-1) * inv_freq;
     const auto angles = at::cat({freqs, freqs}, -1);
     return {angles.cos() * scale, angles.sin() * scale};
   }

@@ -144,7 +144,7 @@ def test_plugins_test_runs_the_conformance_suite_on_one_plugin(cli):
     lines = result.stdout.splitlines()
     assert lines[:2] == ["PASS  mixer retnet: its defaults pass its cross-field check",
                          "PASS  mixer retnet: the count formula equals the module's parameters"]
-    assert lines[-1] == "every conformance check passed (checks: 6)"
+    assert lines[-1] == "every conformance check passed (checks: 7)"
     checks = json.loads(cli("plugins", "test", "moe", "--json").stdout)
     assert checks["ok"]
     assert {(c["kind"], c["block"]) for c in checks["checks"]} == {("ffn", "moe"), ("router", "softmax"),

@@ -56,7 +56,6 @@ def test_run_reads_token_rows_from_a_file(cli, tmp_path):
 @pytest.mark.parametrize("tokens, reason", [
     ("1 x 3", "'x' is not an integer token id"),
     ("1 2 999999", "token id 999999 is outside the vocabulary"),
-    ("1 2; 3", "row 1 has 1 ids, row 0 has 2"),
     (" ; ", "no token ids were given"),
 ])
 def test_run_rejects_bad_token_ids(cli, tokens, reason):
@@ -105,3 +104,27 @@ def test_threads_option(cli):
     assert one.stdout.splitlines()[0] == two.stdout.splitlines()[0]
     bad = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3", "--threads", "0")
     assert bad.returncode == 2 and "--threads needs N >= 1" in bad.stderr
+
+
+def run_rows(cli, tmp_path, preset, tokens, name):
+    out = tmp_path / f"{name}.npy"
+    r = cli("run", "--preset", preset, "--tokens", tokens, "--generate", "4", "--logits-out", out, "--top", "2")
+    assert r.returncode == 0, r.stderr
+    return r.stdout, np.load(out)
+
+
+@pytest.mark.parametrize("preset", ["llama_style_mini", "jamba_style_mini"])
+def test_run_takes_rows_of_different_lengths_each_as_if_alone(cli, tmp_path, preset):
+    rows = ["5 9 2 7 1", "3 8", "4 4 6"]
+    together, logits = run_rows(cli, tmp_path, preset, "; ".join(rows), "together")
+    assert logits.shape[:2] == (3, 5)
+    for i, row in enumerate(rows):
+        alone, own = run_rows(cli, tmp_path, preset, row, f"row{i}")
+        n = len(row.split())
+        assert np.abs(logits[i, 5 - n:] - own[0]).max() <= 1e-4
+        assert not logits[i, :5 - n].any()  # the padding slots hold zeros
+        top = re.search(r"row 0, after position (\d+), most likely next tokens: (\d+)", alone)
+        assert top.group(1) == str(n - 1)
+        assert re.search(rf"row {i}, after position {n - 1}, most likely next tokens: {top.group(2)} ", together)
+        generated = re.search(r"row 0, generated: (.*)$", alone, re.M).group(1)
+        assert f"row {i}, generated: {generated}\n" in together

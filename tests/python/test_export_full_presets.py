@@ -1,6 +1,7 @@
 """Every full-size preset exports: the streamed safetensors hold exactly the
 parameters (names, shapes, dtype) that transformers builds from the exported
-config.json and modeling code, and as many as `explain` counts. One preset at
+config.json and modeling code, and as many as `explain` counts, plus the
+model's persistent buffers (the MoE routers' expert_bias, float32). One preset at
 a time (the largest writes ~4 GB), each deleted before the next; the weights
 are read by header only (numerical parity is the mini presets' job)."""
 import json
@@ -26,7 +27,9 @@ with torch.device("meta"):
 with safe_open(model_dir + "/model.safetensors", "pt") as f:
     stored = {name: (f.get_slice(name).get_dtype(), f.get_slice(name).get_shape()) for name in f.keys()}
     metadata = f.metadata()
+state = set(model.state_dict())
 print(json.dumps({"built": {name: list(p.shape) for name, p in model.named_parameters()},
+                  "buffers": {name: list(b.shape) for name, b in model.named_buffers() if name in state},
                   "stored": stored, "metadata": metadata, "dtype": str(config.dtype)}))
 """
 
@@ -49,9 +52,12 @@ def test_full_preset_exports_what_transformers_builds(cli, tmp_path, preset):
         report = json.loads(check.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(model_dir, ignore_errors=True)
-    stored = report["stored"]
+    buffers = report["buffers"]
+    stored = {name: value for name, value in report["stored"].items() if name not in buffers}
     assert {name: shape for name, (_, shape) in stored.items()} == report["built"]
     assert {dtype for dtype, _ in stored.values()} == {SAFETENSORS_DTYPE[report["dtype"]]}
+    assert {name: (dtype, shape) for name, (dtype, shape) in report["stored"].items() if name in buffers} == {
+        name: ("F32", shape) for name, shape in buffers.items()}
     assert report["metadata"] == {"format": "pt"}
     total = 0
     for _, shape in stored.values():

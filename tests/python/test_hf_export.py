@@ -38,7 +38,7 @@ with torch.no_grad():
     assert torch.allclose(beams[0].sequences_scores, beams[1].sequences_scores, atol=1e-4)
 np.save(out, logits.float().numpy())
 print(json.dumps({"type": type(model).__name__, "generated": generated[0, ids.shape[1]:].tolist(),
-                  "names": sorted(n for n, _ in model.named_parameters())}))
+                  "names": sorted(model.state_dict())}))
 """
 
 
@@ -74,6 +74,7 @@ def test_every_mini_preset_loads_in_transformers_with_the_cpp_logits(cli, tmp_pa
     assert np.abs(python_logits - reference).max() <= PARITY_TOLERANCE
     assert loaded["generated"] == cpp_generated
 
+    # The export holds the Python model's state: its parameters and its persistent buffers (MoE expert_bias).
     with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
         stored = set(f.keys())
     config = json.loads((model_dir / "config.json").read_text())

@@ -197,6 +197,8 @@ def test_an_edited_ir_is_refused_naming_the_difference(cli, exported):
 def test_an_ir_the_front_end_refuses_is_never_built(cli, exported, field, value, message):
     def edit(config):
         config["eulerstack_ir"]["model"][field] = value
+        if field == "vocab_size":  # config.json's own vocab_size wins over the IR's (docs/EXPORT.md#round-trips)
+            config[field] = value
     rewrite_config(exported, edit)
     r = run_model(cli, exported)
     assert r.returncode == 1, r.stderr
@@ -249,3 +251,39 @@ def test_a_deeply_nested_header_is_refused(cli, exported):
     r = run_model(cli, exported)
     assert r.returncode == 4
     assert "nests deeper than 3 levels" in r.stderr
+
+
+# ------------------------------------------------------------------ model state beside the weights
+
+
+def expert_bias_names(weights):
+    length = struct.unpack("<Q", weights.read_bytes()[:8])[0]
+    header = json.loads(weights.read_bytes()[8:8 + length])
+    return {name: entry for name, entry in header.items() if name.endswith(".ffn.router.expert_bias")}
+
+
+def test_the_moe_expert_bias_is_saved_and_loaded_with_the_weights(cli, tmp_path):
+    from safetensors.torch import load_file, save_file
+    model_dir = tmp_path / "model"
+    assert cli("compile", "--preset", "deepseek_style_mla_moe_mini", "--output-dir", model_dir).returncode == 0
+    weights = model_dir / "model.safetensors"
+    stored = expert_bias_names(weights)
+    assert stored and all(entry["dtype"] == "F32" for entry in stored.values())
+    tensors = load_file(str(weights))
+    assert all(not tensors[name].any() for name in stored)  # zero before any training
+
+    def logits(name):
+        out = tmp_path / f"{name}.npy"
+        r = cli("run", "--model", model_dir, "--tokens", TOKENS, "--dtype", "float32", "--logits-out", out)
+        assert r.returncode == 0, r.stderr
+        return np.load(out)
+
+    exported = logits("exported")
+    # A trained bias steers the selection (bias_correction is on in this preset): the logits change.
+    first = sorted(stored)[0]
+    tensors[first][0] = 10.0
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    assert not np.allclose(logits("biased"), exported)
+    # A checkpoint from before the bias was saved loads with zeros.
+    save_file({k: v for k, v in tensors.items() if k not in stored}, str(weights), metadata={"format": "pt"})
+    assert np.array_equal(logits("without"), exported)

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "eulerstack/runtime/initialize.hpp"
+#include "padding_support.hpp"
 #include "support.hpp"
 // For the cache's length only (inline, no symbols of the plugin needed).
 #include "../../plugins/mixers/attention/attention_cache.hpp"
@@ -347,4 +348,65 @@ TEST_CASE("attention: dropout on the attention probabilities only while training
   CHECK(rt::max_abs_diff(run(*dropped, *rope, x), run(*plain, *rope, x)) == 0.0);
   dropped->train();
   CHECK(rt::max_abs_diff(run(*dropped, *rope, x), run(*plain, *rope, x)) > 1e-4);
+}
+
+// ------------------------------------------------------------------ padding (docs/PADDING.md)
+
+TEST_CASE("attention: left, right and middle padding change nothing at the real tokens, prefill and decode") {
+  struct Case {
+    const char* positional;
+    Json params;
+    Json model;
+  };
+  const std::vector<Case> cases = {
+      {"rope", Json::object(), kModel},
+      {"rope", {{"window", 3}}, kModel},
+      {"rope", {{"window", 4}, {"window_mode", "dilated"}, {"window_dilation", 2}}, kModel},
+      {"rope", {{"window", 3}, {"window_mode", "nsa"}, {"window_dilation", 3}}, kModel},
+      {"rope", {{"latent_dim", 32}}, kModel},
+      {"alibi", Json::object(), kModel},
+      {"alibi", {{"window", 4}}, kModel},
+      {"none", Json::object(), rt::model_section({{"n_kv_heads", 1}})},  // MQA: the grouped decode path
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.positional);
+    CAPTURE(c.params.dump());
+    auto positional = rt::make_positional(c.model, c.positional);
+    auto mixer = rt::make_mixer(c.model, "attention", c.params);
+    mixer->eval();
+    const auto diffs = rt::mixer_padding_diffs(*mixer, *positional, random({3, 10, 64}, 21));
+    CHECK(diffs.forward < 1e-5);
+    CHECK(diffs.decode < 1e-5);
+  }
+}
+
+TEST_CASE("attention: a padding token's output is finite, even where a row is all padding") {
+  auto rope = rt::make_positional(kModel, "rope");
+  auto mixer = rt::make_mixer(kModel, "attention", {{"window", 2}});
+  at::NoGradGuard no_grad;
+  auto input = rt::mixer_input(*rope, 0, 4);
+  input.padding_mask = at::tensor({0, 0, 0, 0, 1, 0, 1, 1}).to(at::kBool).view({2, 4});
+  input.positions = at::tensor({1, 1, 1, 1, 0, 1, 1, 2}, at::TensorOptions().dtype(at::kLong)).view({2, 4});
+  CHECK(at::isfinite(mixer->forward(random({2, 4, 64}, 3), input)).all().item<bool>());
+}
+
+TEST_CASE("attention: a windowed cache keeps the oldest slot any row can still see") {
+  auto rope = rt::make_positional(kModel, "rope");
+  auto mixer = rt::make_mixer(kModel, "attention", {{"window", 3}});
+  at::NoGradGuard no_grad;
+  // Row 1 always has 8 real tokens (newest position 7): a later query sees its positions 6
+  // and 7 (>= newest + 2 - window), slots 6 and 7. Row 0 has 2 real tokens at `slots`.
+  auto cached_after = [&](std::int64_t first_real) {
+    auto cache = mixer->new_cache();
+    auto input = rt::mixer_input(*rope, 0, 8, cache.get());
+    const auto real = at::ones({2, 8}, at::TensorOptions().dtype(at::kBool));
+    real[0].fill_(false);
+    real[0].narrow(0, first_real, 2).fill_(true);
+    input.padding_mask = real;
+    input.positions = (real.to(at::kLong).cumsum(1) - 1).masked_fill(real.logical_not(), 1);
+    mixer->forward(random({2, 8, 64}, 4), input);
+    return cache_length(*cache);
+  };
+  CHECK(cached_after(6) == 2);  // left padding: row 0 sees slots 6 and 7 too
+  CHECK(cached_after(0) == 8);  // right padding: row 0 still sees slots 0 and 1, which hold the cache back
 }

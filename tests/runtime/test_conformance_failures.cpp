@@ -18,6 +18,11 @@ namespace {
 namespace testing = eulerstack::testing;
 using eulerstack::ModuleContext;
 
+// The decoding state of the running-sum flaw.
+struct RunningSum : eulerstack::LayerCache {
+  at::Tensor sum;  // [B, 1, d]: the sum of every output so far
+};
+
 // One d x d projection, then the flaw named by the block type.
 class FlawedMixer : public eulerstack::MixerModule {
  public:
@@ -27,8 +32,9 @@ class FlawedMixer : public eulerstack::MixerModule {
     if (flaw_ == "unused_parameter") add_parameter("unused", {d}, c.options, eulerstack::init::zeros());
     if (flaw_ == "unsaved_state") offset_ = at::randn({d});  // not a parameter: a reloaded copy differs
   }
-  at::Tensor forward(const at::Tensor& x, const eulerstack::MixerInput&) override {
+  at::Tensor forward(const at::Tensor& x, const eulerstack::MixerInput& input) override {
     at::Tensor y = proj_->forward(x);
+    if (flaw_ == "ignores_padding") return running_sum(y, input);
     if (flaw_ == "wrong_shape") return y.narrow(-1, 0, y.size(-1) - 1);
     if (flaw_ == "nan_output") return y * std::numeric_limits<float>::quiet_NaN();
     if (flaw_ == "ignores_cache") return y * static_cast<double>(x.size(1));  // depends on the chunk length
@@ -36,11 +42,18 @@ class FlawedMixer : public eulerstack::MixerModule {
     if (flaw_ == "throws") throw std::runtime_error("this block always throws");
     return y;
   }
-  std::unique_ptr<eulerstack::LayerCache> new_cache() const override {
-    return std::make_unique<eulerstack::LayerCache>();
-  }
+  std::unique_ptr<eulerstack::LayerCache> new_cache() const override { return std::make_unique<RunningSum>(); }
 
  private:
+  // A causal sum over time with a correct cache, blind to padding_mask: padding enters every later sum.
+  static at::Tensor running_sum(const at::Tensor& y, const eulerstack::MixerInput& input) {
+    auto* cache = dynamic_cast<RunningSum*>(input.cache);
+    at::Tensor sums = y.cumsum(1);
+    if (cache && cache->sum.defined()) sums = sums + cache->sum;
+    if (cache) cache->sum = sums.narrow(1, sums.size(1) - 1, 1);
+    return sums;
+  }
+
   std::string flaw_;
   std::shared_ptr<eulerstack::Linear> proj_;
   at::Tensor offset_;
@@ -80,8 +93,8 @@ eulerstack::RouterDefinition stray_router() {
   return router;
 }
 
-const std::vector<std::string> kFlaws = {"wrong_shape", "nan_output",  "unused_parameter", "ignores_cache",
-                                         "unsaved_state", "throws", "rejects_defaults"};
+const std::vector<std::string> kFlaws = {"wrong_shape",   "nan_output", "unused_parameter", "ignores_cache",
+                                         "ignores_padding", "unsaved_state", "throws", "rejects_defaults"};
 
 // The first failed check of `block`: {check id, failure id}.
 std::pair<std::string, std::string> first_failure(const std::vector<testing::ConformanceResult>& results,
@@ -113,6 +126,7 @@ TEST_CASE("conformance: each flaw fails its own check with its own message") {
   CHECK(first_failure(results, "nan_output") == Failure{"plugins.check_forward", "conformance.not_finite"});
   CHECK(first_failure(results, "unused_parameter") == Failure{"plugins.check_gradients", "conformance.no_gradient"});
   CHECK(first_failure(results, "ignores_cache") == Failure{"plugins.check_cache", "conformance.cache_mismatch"});
+  CHECK(first_failure(results, "ignores_padding") == Failure{"plugins.check_padding", "conformance.padding_mismatch"});
   CHECK(first_failure(results, "unsaved_state") == Failure{"plugins.check_reload", "conformance.reload_mismatch"});
   CHECK(first_failure(results, "throws") == Failure{"plugins.check_forward", "conformance.threw"});
   CHECK(first_failure(results, "rejects_defaults") ==

@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include "padding_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -347,5 +348,46 @@ TEST_CASE("mamba1: the selective scan equals a naive reference") {
     auto m = make_stressed(model, mamba1());
     const at::Tensor x = random_input(2, tokens, 64, 21 + tokens);
     CHECK(rel_diff(run(*m, x, 0), naive_mamba1(*m, x)) < 1e-5);
+  }
+}
+
+// ------------------------------------------------------------------ padding (docs/PADDING.md)
+
+TEST_CASE("mamba: left, right and middle padding change nothing at the real tokens, prefill and decode") {
+  const Json model = rt::model_section();
+  NoPositional positional;
+  // Chunks of 4 put the padding at chunk edges and inside chunks; d_conv 4 spans the middle padding.
+  for (const Json& params : {mamba2(1, 4), mamba2(2, 256), mamba1()}) {
+    CAPTURE(params.dump());
+    auto m = make_stressed(model, params);
+    const auto diffs = rt::mixer_padding_diffs(*m, positional, random_input(3, 10, 64, 5));
+    CHECK(diffs.forward < 1e-4);
+    CHECK(diffs.decode < 1e-4);
+  }
+}
+
+TEST_CASE("mamba: a decode step whose token is padding leaves that row's state unchanged") {
+  const Json model = rt::model_section();
+  for (const Json& params : {mamba2(1, 8), mamba1()}) {
+    CAPTURE(params.dump());
+    auto m = make_stressed(model, params);
+    at::NoGradGuard no_grad;
+    const at::Tensor x = random_input(2, 6, 64, 6), step = random_input(2, 2, 64, 7);
+    auto padded = m->new_cache(), plain = m->new_cache();
+    run(*m, x, 0, padded.get());
+    run(*m, x, 0, plain.get());
+    NoPositional positional;
+    auto input = rt::mixer_input(positional, 6, 1, padded.get());
+    input.padding_mask = at::tensor({1, 0}).to(at::kBool).view({2, 1});
+    const at::Tensor during = m->forward(step.narrow(1, 0, 1), input);
+    CHECK(at::isfinite(during).all().item<bool>());
+    CHECK(rt::max_abs_diff(during[0], run(*m, step.narrow(1, 0, 1), 6, plain.get())[0]) < 1e-5);
+    // Row 1 continues as if the padding step had not happened: its next token is its 7th.
+    auto input_after = rt::mixer_input(positional, 7, 1, padded.get());
+    input_after.positions = at::tensor({7, 6}, at::TensorOptions().dtype(at::kLong)).view({2, 1});
+    const at::Tensor after = m->forward(step.narrow(1, 1, 1), input_after);
+    auto own = m->new_cache();
+    run(*m, x.narrow(0, 1, 1), 0, own.get());
+    CHECK(rt::max_abs_diff(after[1], run(*m, step.narrow(0, 1, 1).narrow(1, 1, 1), 6, own.get())[0]) < 1e-5);
   }
 }

@@ -431,7 +431,7 @@ TEST_CASE("moe: hash routing is deterministic, follows the documented hash and s
   }
 }
 
-TEST_CASE("moe: bias correction steers selection and updates in training only") {
+TEST_CASE("moe: bias correction steers selection; forward never changes the bias") {
   const Json params = {{"experts", 4}, {"top_k", 2},
                        {"bias_correction", {{"enabled", true}, {"update_rate", 0.01}, {"target_imbalance", 0.5}}}};
   const at::Tensor x = sample_input(2, 8).reshape({-1, kD});
@@ -450,30 +450,18 @@ TEST_CASE("moe: bias correction steers selection and updates in training only") 
     const at::Tensor scores = at::softmax(r.logits, -1).gather(1, r.experts);
     CHECK(rt::max_abs_diff(r.weights, scores / scores.sum(-1, true)) < 1e-6);
   }
-  SUBCASE("updates follow sign(load - 1/E) outside the tolerance, in training only") {
-    auto router = make_router(params);
-    router->eval();
-    router->route(x, request);
-    CHECK(buffer(*router, "expert_bias").abs().max().item<double>() == 0.0);
-
-    router->train();
-    const Routing r = router->route(x, request);
-    const at::Tensor load = at::bincount(r.experts.flatten(), {}, 4).to(at::kFloat) / 32.0;
-    at::Tensor expected = at::zeros({4});
-    for (std::int64_t e = 0; e < 4; ++e) {
-      const double excess = load[e].item<double>() - 0.25;
-      if (std::abs(excess) > 0.5 * 0.25) expected[e] = excess > 0 ? -0.01 : 0.01;
-    }
-    CHECK(rt::max_abs_diff(buffer(*router, "expert_bias"), expected) < 1e-7);
-  }
-  SUBCASE("through the module") {
+  SUBCASE("a training forward leaves the bias as it was: a trainer updates it after the optimizer step") {
     auto moe = make_moe({{"bias_correction", {{"enabled", true}, {"update_rate", 0.01}}}});
-    moe->eval();
-    moe->forward(sample_input(2, 8), {});
-    CHECK(buffer(*moe, "router.expert_bias").abs().max().item<double>() == 0.0);
+    {
+      at::NoGradGuard no_grad;
+      buffer(*moe, "router.expert_bias").copy_(at::tensor({0.5, -0.25, 0.0, 0.125}));
+    }
+    const at::Tensor before = buffer(*moe, "router.expert_bias").clone();
     moe->train();
     moe->forward(sample_input(2, 8), {});
-    CHECK(buffer(*moe, "router.expert_bias").abs().max().item<double>() == doctest::Approx(0.01));
+    moe->eval();
+    moe->forward(sample_input(2, 8), {});
+    CHECK(at::equal(buffer(*moe, "router.expert_bias"), before));
   }
 }
 
@@ -528,4 +516,75 @@ TEST_CASE("moe: bfloat16 runs with a float32 aux loss") {
   CHECK(std::isfinite(out.aux_loss.item<double>()));
   (out.hidden.to(at::kFloat).sum() + out.aux_loss).backward();
   CHECK(param(*moe, "router.weight").grad().defined());
+}
+
+// ------------------------------------------------------------------ padding (docs/PADDING.md)
+
+namespace {
+
+// Rows with padding on the left, on the right and in the middle; its inputs at padding slots are random too.
+struct PaddedMoeBatch {
+  at::Tensor x = sample_input(3, 10);
+  at::Tensor ids = at::arange(30, at::TensorOptions().dtype(at::kLong)).view({3, 10}).remainder(97);
+  at::Tensor real = [] {
+    auto r = at::ones({3, 10}, at::TensorOptions().dtype(at::kBool));
+    r[0].narrow(0, 0, 3).fill_(false);
+    r[1].narrow(0, 8, 2).fill_(false);
+    r[2][4] = false;
+    return r;
+  }();
+  at::Tensor alone(const at::Tensor& t, std::int64_t row) const {
+    return t[row].index_select(0, real[row].nonzero().squeeze(1)).unsqueeze(0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("moe: padding tokens are not routed and change nothing at the real tokens") {
+  const PaddedMoeBatch batch;
+  for (const Json& changes : {Json::object(), Json{{"shared_experts", 1}},
+                              Json{{"routing", {{"type", "hash"}, {"hash_salt", 3}}}},
+                              Json{{"bias_correction", {{"enabled", true}}}}}) {
+    CAPTURE(changes.dump());
+    auto moe = make_moe(changes);
+    moe->eval();
+    at::NoGradGuard no_grad;
+    const auto padded = moe->forward(batch.x, {batch.ids, batch.real}).hidden;
+    for (std::int64_t r = 0; r < 3; ++r) {
+      const auto alone = moe->forward(batch.alone(batch.x, r), {batch.alone(batch.ids, r)}).hidden;
+      CHECK(rt::max_abs_diff(batch.alone(padded, r), alone) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("moe: padding tokens stay out of the balance loss, the z-loss and the per-sequence loss") {
+  const PaddedMoeBatch batch;
+  auto moe = make_moe({{"load_balance_coef", 0.5}, {"z_loss", 0.25}, {"balance", {{"sequence_aux_coef", 2.0}}}});
+  at::NoGradGuard no_grad;
+  for (std::int64_t r = 0; r < 3; ++r) {
+    const auto one = [&](const at::Tensor& t) { return t.narrow(0, r, 1); };
+    const auto padded = moe->forward(one(batch.x), {one(batch.ids), one(batch.real)}).aux_loss;
+    const auto alone = moe->forward(batch.alone(batch.x, r), {batch.alone(batch.ids, r)}).aux_loss;
+    CHECK(padded.item<double>() == doctest::Approx(alone.item<double>()).epsilon(1e-6));
+  }
+  // The per-sequence term averages each row over its own real tokens.
+  auto sequence_only = make_moe({{"load_balance_coef", 0.0}, {"balance", {{"sequence_aux_coef", 1.0}}}});
+  double mean = 0.0;
+  for (std::int64_t r = 0; r < 3; ++r)
+    mean += sequence_only->forward(batch.alone(batch.x, r), {batch.alone(batch.ids, r)}).aux_loss.item<double>() / 3.0;
+  const auto batched = sequence_only->forward(batch.x, {batch.ids, batch.real}).aux_loss.item<double>();
+  CHECK(batched == doctest::Approx(mean).epsilon(1e-6));
+}
+
+TEST_CASE("moe: padding tokens take no capacity") {
+  const PaddedMoeBatch batch;
+  // Capacity ceil(1.0 * N * k / E): of the 27 real tokens' assignments, not the 30 slots'.
+  auto moe = make_moe({{"capacity_factor", 1.0}, {"capacity_drop_policy", "drop"}});
+  moe->train();
+  at::NoGradGuard no_grad;
+  const auto real_slots = batch.real.reshape({-1}).nonzero().squeeze(1);
+  auto at_real = [&](const at::Tensor& t) { return t.reshape({-1, kD}).index_select(0, real_slots).unsqueeze(0); };
+  const auto padded = moe->forward(batch.x, {batch.ids, batch.real}).hidden;
+  const auto alone = moe->forward(at_real(batch.x), {}).hidden;
+  CHECK(rt::max_abs_diff(at_real(padded), alone) < 1e-5);
 }

@@ -286,3 +286,27 @@ TEST_CASE("learned: positions at or beyond max_seq_len are rejected with the lim
   CHECK(message.find("max_seq_len 256") != std::string::npos);
   CHECK(message.find("position 256") != std::string::npos);
 }
+
+// ------------------------------------------------------------------ per-row positions (docs/PADDING.md)
+
+TEST_CASE("positional: per-row positions [B, T] give each row what its own positions [T] give") {
+  const auto per_row = at::tensor({0, 1, 2, 3, 1, 1, 0, 1}, at::TensorOptions().dtype(at::kLong)).view({2, 4});
+  const auto q = random({2, 4, 4, kHeadDim}, 1), k = random({2, 2, 4, kHeadDim}, 2);
+  for (const char* name : {"rope", "alibi", "learned", "none"}) {
+    CAPTURE(name);
+    auto positional = rt::make_positional(kModel, name);
+    const auto [rq, rk] = positional->rotate(q, k, per_row);
+    const auto table = positional->embed(per_row);
+    const auto keys = at::tensor({0, 1, 2, 3, 4}, at::TensorOptions().dtype(at::kLong));
+    const auto bias = positional->attention_bias(4, per_row, keys);
+    for (std::int64_t row = 0; row < 2; ++row) {
+      const auto own = per_row[row];
+      const auto [oq, ok] = positional->rotate(q.narrow(0, row, 1), k.narrow(0, row, 1), own);
+      CHECK(rt::max_abs_diff(rq.narrow(0, row, 1), oq) < 1e-6);
+      CHECK(rt::max_abs_diff(rk.narrow(0, row, 1), ok) < 1e-6);
+      if (table.defined()) CHECK(at::equal(table[row], positional->embed(own)));
+      if (bias.defined()) CHECK(at::equal(bias[row], positional->attention_bias(4, own, keys)));
+    }
+    if (bias.defined()) CHECK(bias.sizes() == at::IntArrayRef({2, 4, 4, 5}));
+  }
+}

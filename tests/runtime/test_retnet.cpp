@@ -11,6 +11,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
 
+#include "padding_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -311,4 +312,37 @@ TEST_CASE("retnet: backward gives finite gradients to every parameter") {
       CHECK(grad.abs().max().item<double>() > 0.0);
     }
   }
+}
+
+// ------------------------------------------------------------------ padding (docs/PADDING.md)
+
+TEST_CASE("retnet: left, right and middle padding change nothing at the real tokens, in every form") {
+  SpyPositional positional;
+  const at::Tensor x = inputs(3, 10, 64, 8);
+  for (const Json& params : {Json{{"chunkwise", false}}, Json{{"chunkwise", true}, {"chunk_size", 3}},
+                             Json{{"rope", false}, {"chunk_size", 4}}}) {
+    CAPTURE(params.dump());
+    auto module = retnet(params);
+    const auto diffs = rt::mixer_padding_diffs(*module, positional, x);
+    CHECK(diffs.forward < 1e-4);
+    CHECK(diffs.decode < 1e-4);  // the recurrent form after a padded prefill
+  }
+}
+
+TEST_CASE("retnet: a recurrent step whose token is padding leaves that row's state unchanged") {
+  SpyPositional positional;
+  auto module = retnet({{"chunkwise", false}});
+  at::NoGradGuard no_grad;
+  const at::Tensor x = inputs(2, 5, 64, 9), steps = inputs(2, 2, 64, 10);
+  auto padded = module->new_cache(), plain = module->new_cache();
+  module->forward(x, rt::mixer_input(positional, 0, 5, padded.get()));
+  module->forward(x, rt::mixer_input(positional, 0, 5, plain.get()));
+  auto input = rt::mixer_input(positional, 5, 1, padded.get());
+  input.padding_mask = at::tensor({0, 1}).to(at::kBool).view({2, 1});
+  module->forward(steps.narrow(1, 0, 1), input);
+  auto next = rt::mixer_input(positional, 5, 1, padded.get());
+  next.positions = at::tensor({5, 6}, at::TensorOptions().dtype(at::kLong)).view({2, 1});
+  const at::Tensor after = module->forward(steps.narrow(1, 1, 1), next);
+  const at::Tensor expected = module->forward(steps.narrow(1, 1, 1), rt::mixer_input(positional, 5, 1, plain.get()));
+  CHECK(rt::max_abs_diff(after[0], expected[0]) < 1e-5);
 }

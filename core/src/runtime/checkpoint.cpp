@@ -75,6 +75,25 @@ std::vector<fs::path> weight_files(const fs::path& dir) {
   return {dir / "model.safetensors"};
 }
 
+// transformers edits config.json's own fields (resize_token_embeddings changes
+// vocab_size; save_pretrained writes the dtype the model was saved in) and may
+// leave eulerstack_ir as it was: where they disagree, the top-level fields win.
+void with_hf_fields(Json& ir, const Json& config) {
+  if (!ir.contains("model") || !ir["model"].is_object()) return;  // the front end reports it
+  if (config.contains("vocab_size")) ir["model"]["vocab_size"] = config["vocab_size"];
+  for (const char* key : {"dtype", "torch_dtype"})  // transformers >= 4.56 writes dtype, older ones torch_dtype
+    if (config.contains(key) && config[key].is_string()) {
+      ir["model"]["dtype"] = config[key];
+      break;
+    }
+  if (config.contains("tie_word_embeddings") && config["tie_word_embeddings"].is_boolean() && ir.contains("head") &&
+      ir["head"].is_object() && ir["head"].value("tied", Json()) != config["tie_word_embeddings"] &&
+      ir.contains("embedding") && ir["embedding"].is_object()) {
+    ir["embedding"]["tie_word_embeddings"] = config["tie_word_embeddings"];
+    ir["head"]["tie_weights"] = config["tie_word_embeddings"];
+  }
+}
+
 }  // namespace
 
 Json read_exported_ir(const fs::path& dir) {
@@ -87,25 +106,31 @@ Json read_exported_ir(const fs::path& dir) {
   Json& config = *parsed;
   if (!config.is_object() || !config.contains("eulerstack_ir") || !config["eulerstack_ir"].is_object())
     throw mismatch(file, "config.json has no eulerstack_ir: the directory was not exported by eulerstack");
-  return config["eulerstack_ir"];
+  Json ir = config["eulerstack_ir"];
+  with_hf_fields(ir, config);
+  return ir;
 }
 
 void load_weights(CausalLM& model, const fs::path& dir) {
   auto parameters = model.named_parameters();
+  auto buffers = model.named_buffers();
   std::map<std::string, bool> loaded;
   for (const auto& p : parameters) loaded[p.key()] = false;
+  std::set<std::string> loaded_buffers;
   const bool tied = model.ir().at("head").at("tied").get<bool>();
 
   at::NoGradGuard no_grad;
   for (const auto& file : weight_files(dir)) {
     const auto header = safetensors::read_header(file);
     for (const auto& entry : header.tensors) {
-      if (!loaded.count(entry.name)) {
+      const bool is_buffer = !loaded.count(entry.name) && buffers.contains(entry.name);
+      if (!loaded.count(entry.name) && !is_buffer) {
         if (tied && entry.name == "lm_head.weight") continue;  // a tied head saved twice
         throw mismatch(file, "unexpected tensor '" + entry.name + "': the model has no such parameter");
       }
-      if (loaded[entry.name]) throw mismatch(file, "tensor '" + entry.name + "' is stored twice");
-      at::Tensor target = parameters[entry.name];
+      const bool twice = is_buffer ? !loaded_buffers.insert(entry.name).second : loaded[entry.name];
+      if (twice) throw mismatch(file, "tensor '" + entry.name + "' is stored twice");
+      at::Tensor target = is_buffer ? buffers[entry.name] : parameters[entry.name];
       if (entry.shape != target.sizes().vec())
         throw mismatch(file, "tensor '" + entry.name + "' has shape " + Json(entry.shape).dump() + ", the model needs " +
                                  Json(target.sizes().vec()).dump());
@@ -115,9 +140,10 @@ void load_weights(CausalLM& model, const fs::path& dir) {
       at::Tensor buffer = at::empty(target.sizes(), at::TensorOptions().dtype(stored));
       safetensors::read_tensor(file, header, entry, buffer.mutable_data_ptr());
       target.copy_(buffer);
-      loaded[entry.name] = true;
+      if (!is_buffer) loaded[entry.name] = true;
     }
   }
+  // A buffer the files lack (exports from before buffers were saved) keeps its initial value.
   for (const auto& [name, done] : loaded)
     if (!done) throw mismatch(dir, "missing tensor '" + name + "'");
 }

@@ -9,6 +9,7 @@
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/runtime/initialize.hpp"
 #include "layer_parts.hpp"
+#include "token_positions.hpp"
 
 namespace eulerstack {
 namespace {
@@ -117,16 +118,20 @@ DecodeState CausalLM::new_state() const {
   return state;
 }
 
-ModelOutput CausalLM::forward(const at::Tensor& tokens, DecodeState* state) {
+ModelOutput CausalLM::forward(const at::Tensor& tokens, DecodeState* state, const at::Tensor& attention_mask) {
   TORCH_CHECK(tokens.dim() == 2, "tokens must be [batch, length], got ", tokens.sizes());
   const std::int64_t offset = state ? state->length_ : 0;
   const std::int64_t length = tokens.size(1);
-  const auto long_options = at::TensorOptions().dtype(at::kLong).device(tokens.device());
+  const at::Tensor past_real = state ? state->real_tokens_ : at::Tensor();
+  TORCH_CHECK(!past_real.defined() || past_real.size(0) == tokens.size(0), "the decoding state holds ",
+              past_real.defined() ? past_real.size(0) : 0, " rows, the tokens ", tokens.size(0));
+  TokenPositions where = token_positions(tokens.size(0), offset, length, past_real, attention_mask, tokens.device());
 
   MixerInput mixer_input;
-  mixer_input.positions = at::arange(offset, offset + length, long_options);
+  mixer_input.positions = where.positions;
   mixer_input.positional = positional_.get();
-  FfnInput ffn_input{tokens};
+  mixer_input.padding_mask = where.padding_mask;
+  FfnInput ffn_input{tokens, where.padding_mask};
 
   at::Tensor x = embed_tokens_->forward(tokens);
   if (embedding_scale_ != 1.0) x = x * embedding_scale_;
@@ -143,7 +148,10 @@ ModelOutput CausalLM::forward(const at::Tensor& tokens, DecodeState* state) {
 
   at::Tensor logits = lm_head_ ? lm_head_->forward(x) : at::linear(x, embed_tokens_->weight());
   if (logit_softcap_) logits = at::tanh(logits / *logit_softcap_) * *logit_softcap_;
-  if (state) state->length_ += length;
+  if (state) {
+    state->length_ += length;
+    state->real_tokens_ = where.real_tokens;
+  }
   return {logits, aux * aux_loss_coef_};
 }
 
@@ -151,16 +159,21 @@ void CausalLM::initialize(std::optional<std::uint64_t> seed) {
   initialize_parameters(*this, seed.value_or(ir_.at("training_hints").at("seed").get<std::uint64_t>()));
 }
 
-at::Tensor CausalLM::generate(const at::Tensor& prompt, std::int64_t new_tokens) {
+at::Tensor CausalLM::generate(const at::Tensor& prompt, std::int64_t new_tokens, const at::Tensor& attention_mask) {
   at::NoGradGuard no_grad;
   const bool was_training = is_training();
   eval();
   DecodeState state = new_state();
   at::Tensor sequence = prompt;
   at::Tensor next_input = prompt;
+  // The first step reads each row's last real token: the prompt may be padded on either side.
+  at::Tensor last = at::full({prompt.size(0)}, prompt.size(1) - 1, prompt.options().dtype(at::kLong));
+  if (attention_mask.defined() && prompt.size(1) > 0)
+    last = last_real_slots(attention_mask.narrow(1, attention_mask.size(1) - prompt.size(1), prompt.size(1)).ne(0));
   for (std::int64_t i = 0; i < new_tokens; ++i) {
-    const at::Tensor logits = forward(next_input, &state).logits;
-    next_input = logits.select(1, logits.size(1) - 1).argmax(-1, /*keepdim=*/true);
+    const at::Tensor logits = forward(next_input, &state, i == 0 ? attention_mask : at::Tensor()).logits;
+    const at::Tensor slot = (i == 0 ? last : at::zeros_like(last)).view({-1, 1, 1}).expand({-1, 1, logits.size(2)});
+    next_input = logits.gather(1, slot).squeeze(1).argmax(-1, /*keepdim=*/true);
     sequence = at::cat({sequence, next_input}, 1);
   }
   train(was_training);

@@ -70,6 +70,44 @@ at::Tensor random_input(std::int64_t batch, std::int64_t length, std::int64_t d,
 
 bool finite(const at::Tensor& t) { return at::isfinite(t).all().item<bool>(); }
 
+// Three rows of 10 slots with padding in every place a collator or a generator
+// puts it: on the left (3 slots), on the right (2) and one in the middle. The
+// inputs at padding slots are random too: a block must ignore them.
+struct PaddedBatch {
+  at::Tensor x;          // [3, 10, d]
+  at::Tensor ids;        // [3, 10] token ids
+  at::Tensor real;       // [3, 10] bool
+  at::Tensor positions;  // [3, 10]: real tokens counted, padding at 1
+  std::vector<at::Tensor> slots;  // per row: the slots of its real tokens, in order
+
+  static PaddedBatch make(std::int64_t d, std::uint64_t seed) {
+    PaddedBatch batch;
+    const std::int64_t T = 10;
+    batch.x = random_input(3, T, d, seed);
+    at::Generator g = at::detail::createCPUGenerator(seed + 1);
+    batch.ids = at::randint(97, {3, T}, g, at::TensorOptions().dtype(at::kLong));
+    batch.real = at::ones({3, T}, at::TensorOptions().dtype(at::kBool));
+    batch.real[0].narrow(0, 0, 3).fill_(false);
+    batch.real[1].narrow(0, T - 2, 2).fill_(false);
+    batch.real[2][4] = false;
+    batch.positions = (batch.real.to(at::kLong).cumsum(1) - 1).masked_fill(batch.real.logical_not(), 1);
+    for (std::int64_t r = 0; r < 3; ++r) batch.slots.push_back(batch.real[r].nonzero().squeeze(1));
+    return batch;
+  }
+  std::int64_t rows() const { return 3; }
+  std::int64_t length(std::int64_t row) const { return slots[row].size(0); }
+  // Row `row`'s real tokens alone: [1, n, ...].
+  at::Tensor alone(const at::Tensor& t, std::int64_t row) const { return t[row].index_select(0, slots[row]).unsqueeze(0); }
+  MixerInput input(PositionalModule& positional, LayerCache* cache = nullptr) const {
+    MixerInput in;
+    in.positions = positions;
+    in.positional = &positional;
+    in.cache = cache;
+    in.padding_mask = real;
+    return in;
+  }
+};
+
 // Collects the results of one block's checks; a check is a function returning
 // its failure, if any. After a failed check that threw, the block's remaining
 // checks are skipped (they would fail for the same reason).
@@ -114,6 +152,12 @@ class BlockChecks {
     return std::nullopt;
   }
 
+  std::optional<Diagnostic> padding(double diff, const char* part) const {
+    if (diff < kCacheTolerance) return std::nullopt;
+    return fail("conformance.padding_mismatch",
+                {{"diff", std::to_string(diff)}, {"limit", std::to_string(kCacheTolerance)}, {"part", part}});
+  }
+
   std::optional<Diagnostic> gradients(torch::nn::Module& module) const {
     for (const auto& p : module.named_parameters())
       if (!p.value().grad().defined() || !finite(p.value().grad()))
@@ -136,6 +180,56 @@ class BlockChecks {
   const BlockEntry& entry_;
   bool stopped_ = false;
 };
+
+// A padded batch against each row alone: the outputs at the real tokens, and
+// one more token per row after a padded prefill into the cache.
+std::optional<Diagnostic> mixer_padding(const BlockChecks& checks, MixerModule& mixer, PositionalModule& none,
+                                        std::int64_t d) {
+  at::NoGradGuard no_grad;
+  mixer.eval();
+  const PaddedBatch batch = PaddedBatch::make(d, 11);
+  const at::Tensor next = random_input(batch.rows(), 1, d, 12);
+  const at::Tensor y = mixer.forward(batch.x, batch.input(none));
+  auto cache = mixer.new_cache();
+  mixer.forward(batch.x, batch.input(none, cache.get()));
+  MixerInput step;
+  step.positions = batch.real.to(at::kLong).sum(1, /*keepdim=*/true);  // [3, 1]: each row's next position
+  step.positional = &none;
+  step.cache = cache.get();
+  const at::Tensor continued = mixer.forward(next, step);
+  double forward_diff = 0.0, cache_diff = 0.0;
+  for (std::int64_t r = 0; r < batch.rows(); ++r) {
+    const std::int64_t n = batch.length(r);
+    const at::Tensor alone = mixer.forward(batch.alone(batch.x, r), BlockBench::mixer_input(none, 0, n));
+    forward_diff = std::max(forward_diff, BlockBench::max_abs_diff(batch.alone(y, r), alone));
+    auto own = mixer.new_cache();
+    mixer.forward(batch.alone(batch.x, r), BlockBench::mixer_input(none, 0, n, own.get()));
+    const at::Tensor own_next = mixer.forward(next.narrow(0, r, 1), BlockBench::mixer_input(none, n, 1, own.get()));
+    cache_diff = std::max(cache_diff, BlockBench::max_abs_diff(continued.narrow(0, r, 1), own_next));
+  }
+  if (auto failure = checks.padding(forward_diff, "forward")) return failure;
+  return checks.padding(cache_diff, "cache");
+}
+
+// A padded batch against each row alone: the outputs at the real tokens, and
+// the aux loss of each padded row against the row alone.
+std::optional<Diagnostic> ffn_padding(const BlockChecks& checks, FfnModule& ffn, std::int64_t d) {
+  at::NoGradGuard no_grad;
+  const PaddedBatch batch = PaddedBatch::make(d, 13);
+  const at::Tensor y = ffn.forward(batch.x, {batch.ids, batch.real}).hidden;
+  double forward_diff = 0.0, loss_diff = 0.0;
+  for (std::int64_t r = 0; r < batch.rows(); ++r) {
+    const FfnOutput alone = ffn.forward(batch.alone(batch.x, r), {batch.alone(batch.ids, r)});
+    forward_diff = std::max(forward_diff, BlockBench::max_abs_diff(batch.alone(y, r), alone.hidden));
+    const FfnOutput padded =
+        ffn.forward(batch.x.narrow(0, r, 1), {batch.ids.narrow(0, r, 1), batch.real.narrow(0, r, 1)});
+    if (alone.aux_loss.defined() != padded.aux_loss.defined()) return checks.padding(1.0, "aux_loss");
+    if (alone.aux_loss.defined())
+      loss_diff = std::max(loss_diff, BlockBench::max_abs_diff(padded.aux_loss, alone.aux_loss));
+  }
+  if (auto failure = checks.padding(forward_diff, "forward")) return failure;
+  return checks.padding(loss_diff, "aux_loss");
+}
 
 void check_mixer(const BlockBench& bench, const BlockEntry& entry, std::vector<ConformanceResult>& out) {
   BlockChecks checks(out, entry);
@@ -174,6 +268,7 @@ void check_mixer(const BlockBench& bench, const BlockEntry& entry, std::vector<C
     return std::optional<Diagnostic>(checks.fail("conformance.cache_mismatch",
                                                  {{"diff", std::to_string(diff)}, {"limit", std::to_string(kCacheTolerance)}}));
   });
+  checks.run("padding", [&] { return mixer_padding(checks, *mixer, *none, d); });
   checks.run("reload", [&] {
     at::NoGradGuard no_grad;
     auto copy = bench.make_mixer(model, name, params, 99);
@@ -210,6 +305,10 @@ void check_ffn(const BlockBench& bench, const BlockEntry& entry, std::vector<Con
     }
     loss.backward();
     return std::optional<Diagnostic>();
+  });
+  checks.run("padding", [&] {
+    ffn->eval();
+    return ffn_padding(checks, *ffn, d);
   });
   checks.run("reload", [&] {
     at::NoGradGuard no_grad;

@@ -5,6 +5,10 @@
 // against the whole history, so a step costs O(t) (one token: a weighted sum
 // over the history) and equals the full forward.
 //
+// Padding (MixerInput.padding_mask): each row is convolved over its real tokens
+// only, as if its padding were not there. The streams then hold each row's
+// real inputs first (zeros after them) and the cache counts them per row.
+//
 // Init: in_proj normal(init_std), filter.fc1 normal(1) with biases uniform(-pi, pi)
 // (varied phases for the sine), filter.fc2 normal(init_std),
 // out_proj normal(init_std / sqrt(2 * n_layers)); other biases zero.
@@ -26,6 +30,7 @@ constexpr double kPi = 3.14159265358979323846;
 
 struct HyenaCache : LayerCache {
   std::vector<at::Tensor> history;  // per convolution: its inputs so far [B, t, d] float32; empty before the first token
+  at::Tensor counts;                // [B] int64: real inputs per row, once a padding token was seen; else t for every row
 };
 
 // The filters for lags 0..length-1: [length, depth, d] float32.
@@ -84,6 +89,7 @@ class Hyena : public MixerModule {
   at::Tensor forward(const at::Tensor& x, const MixerInput& input) override {
     const std::int64_t B = x.size(0), T = x.size(1);
     auto* cache = input.cache ? &dynamic_cast<HyenaCache&>(*input.cache) : nullptr;
+    if (input.padding_mask.defined() || (cache && cache->counts.defined())) return padded(x, input, cache);
     const std::int64_t start = cache && !cache->history.empty() ? cache->history.front().size(1) : 0;
     const at::Tensor z = in_proj_->forward(x).to(at::kFloat).view({B, T, depth_ + 1, d_});
     const at::Tensor h = filter_->forward(start + T, x.device());
@@ -103,6 +109,40 @@ class Hyena : public MixerModule {
   std::unique_ptr<LayerCache> new_cache() const override { return std::make_unique<HyenaCache>(); }
 
  private:
+  // Each row's real tokens moved to its front (stably), placed after the row's
+  // own stream in the cache, convolved, and moved back; 0 at padding tokens.
+  at::Tensor padded(const at::Tensor& x, const MixerInput& input, HyenaCache* cache) {
+    const std::int64_t B = x.size(0), T = x.size(1);
+    const auto long_options = at::TensorOptions().dtype(at::kLong).device(x.device());
+    const at::Tensor real = input.padding_mask.defined() ? input.padding_mask.to(x.device(), at::kBool)
+                                                         : at::ones({B, T}, long_options.dtype(at::kBool));
+    const std::int64_t past = cache && !cache->history.empty() ? cache->history.front().size(1) : 0;
+    const at::Tensor before = cache && cache->counts.defined() ? cache->counts : at::full({B}, past, long_options);
+    const at::Tensor padding = real.logical_not().to(at::kByte);
+    const at::Tensor order = std::get<1>(at::sort(padding, /*stable=*/true, /*dim=*/1, /*descending=*/false));
+    const at::Tensor in_order = real.gather(1, order).unsqueeze(-1).to(at::kFloat);     // [B, T, 1]
+    const at::Tensor slot = (before.unsqueeze(1) + at::arange(T, long_options)).unsqueeze(-1).expand({B, T, d_});
+    const at::Tensor z = in_proj_->forward(x).to(at::kFloat).view({B, T, depth_ + 1, d_});
+    const at::Tensor zc = z.gather(1, order.view({B, T, 1, 1}).expand({B, T, depth_ + 1, d_}));
+    const at::Tensor counts = before + real.to(at::kLong).sum(1);
+    const std::int64_t room = past + T, kept = counts.max().item<std::int64_t>();
+    const at::Tensor h = filter_->forward(room, x.device());
+    at::Tensor v = zc.select(2, 0) * in_order;
+    for (std::int64_t i = 0; i < depth_; ++i) {
+      at::Tensor stream = at::zeros({B, room, d_}, v.options());
+      if (past > 0) stream.narrow(1, 0, past).copy_(cache->history[i]);
+      stream.scatter_(1, slot, v);  // padding writes zeros beyond its row's real inputs
+      v = zc.select(2, i + 1) * causal_conv_tail(stream, h.select(1, i), 0).gather(1, slot) * in_order;
+      if (cache) {
+        if (cache->history.size() < static_cast<std::size_t>(depth_)) cache->history.push_back({});
+        cache->history[i] = stream.narrow(1, 0, kept);
+      }
+    }
+    if (cache) cache->counts = counts;
+    const at::Tensor out = at::zeros_like(v).scatter_(1, order.unsqueeze(-1).expand({B, T, d_}), v);
+    return out_proj_->forward(out.to(x.scalar_type()));
+  }
+
   std::int64_t d_, depth_;
   std::shared_ptr<Linear> in_proj_, out_proj_;
   std::shared_ptr<HyenaFilter> filter_;

@@ -14,7 +14,7 @@ KeyPattern KeyPattern::from(const BlockContext& block) {
 }
 
 at::Tensor KeyPattern::visible(const at::Tensor& q_positions, const at::Tensor& k_positions) const {
-  const auto distance = q_positions.unsqueeze(1) - k_positions.unsqueeze(0);
+  const auto distance = q_positions.unsqueeze(-1) - k_positions.unsqueeze(-2);
   auto visible = distance.ge(0);
   if (!window) return visible;
   const auto inside = distance.lt(*window);

@@ -20,7 +20,8 @@ struct KeyPattern {
 
   // Causal with no window: every earlier key is visible.
   bool global() const { return !window.has_value(); }
-  // [Tq, Tk] bool, true where query q may see key k: k_pos <= q_pos and the
+  // [Tq, Tk] bool ([B, Tq, Tk] when either side is per row, [B, Tq] or
+  // [B, Tk]), true where query q may see key k: k_pos <= q_pos and the
   // distance q_pos - k_pos fits the pattern.
   at::Tensor visible(const at::Tensor& q_positions, const at::Tensor& k_positions) const;
   // Whether `span` consecutive tokens attending to one another see exactly what

@@ -57,34 +57,31 @@ class Attention : public MixerModule {
     at::Tensor v = split_heads(v_proj_->forward(kv_source), kv_heads_);
 
     const at::Tensor q_positions = input.positions.to(x.device(), at::kLong);
+    const at::Tensor q_real = input.padding_mask.defined() ? input.padding_mask.to(x.device(), at::kBool) : at::Tensor();
     std::tie(q, k) = input.positional->rotate(q, k, q_positions);
-
-    at::Tensor k_positions = q_positions;
+    at::Tensor k_positions = q_positions, k_real = q_real;
     AttentionCache* cache = nullptr;
     bool keys_are_queries = true;
     if (input.cache) {
       cache = dynamic_cast<AttentionCache*>(input.cache);
       TORCH_CHECK(cache, "attention: the layer cache was not made by this attention layer's new_cache()");
       keys_are_queries = cache->length() == 0;
-      cache->append(k, v, q_positions);
-      k = cache->keys(), v = cache->values(), k_positions = cache->positions();
+      cache->append(k, v, q_positions, q_real);
+      k = cache->keys(), v = cache->values(), k_positions = cache->positions(), k_real = cache->real();
     }
-
     const at::Tensor bias = input.positional->attention_bias(heads_, q_positions, k_positions);
-    // SDPA's own causal mask is exact only when queries and keys are the same tokens.
-    const bool plain_causal = keys_are_queries && pattern_.causal_is_exact(length) && !bias.defined();
-    // One new token of global attention sees every cached key (positions only grow).
-    const bool sees_all = cache && q_positions.size(0) == 1 && pattern_.global() && !bias.defined();
+    const bool rows_alike = q_positions.dim() == 1 && k_positions.dim() == 1 && !k_real.defined();
+    // SDPA's own causal mask is exact only when queries and keys are the same tokens, alike in every row.
+    const bool plain_causal = keys_are_queries && rows_alike && pattern_.causal_is_exact(length) && !bias.defined();
+    // One new token of global attention sees every cached key (positions only grow) unless some are padding.
+    const bool sees_all = cache && length == 1 && pattern_.global() && !bias.defined() && !k_real.defined();
     std::optional<at::Tensor> mask;
     if (!plain_causal && !sees_all) {
-      const at::Tensor visible = pattern_.visible(q_positions, k_positions);
-      if (bias.defined())
-        mask = bias.to(at::kFloat)
-                   .masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity())
-                   .to(q.scalar_type())
-                   .unsqueeze(0);
-      else
-        mask = visible;
+      mask = visible_keys(q_positions, k_positions, q_real, k_real);
+      if (bias.defined()) {
+        const at::Tensor scores = bias.dim() == 3 ? bias.unsqueeze(0) : bias;  // [1 or B, H, Tq, Tk]
+        mask = at::where(*mask, scores.to(at::kFloat), -std::numeric_limits<float>::infinity()).to(q.scalar_type());
+      }
     }
     const double dropout = is_training() ? attn_drop_ : 0.0;
     const std::int64_t group = heads_ / kv_heads_;
@@ -92,7 +89,8 @@ class Attention : public MixerModule {
     if (group > 1 && length == 1) {
       // One query per head (decoding): the queries of the heads that share a key
       // head attend to it together, so the cache is not copied once per head.
-      if (mask && mask->dim() == 4) mask = mask->reshape({1, kv_heads_, group, mask->size(-1)});
+      if (mask && mask->dim() == 4 && mask->size(1) == heads_)
+        mask = mask->reshape({mask->size(0), kv_heads_, group, mask->size(-1)});
       out = at::scaled_dot_product_attention(q.reshape({batch, kv_heads_, group, head_dim_}), k, v, mask, dropout)
                 .reshape({batch, heads_, 1, head_dim_});
     } else {
@@ -104,7 +102,7 @@ class Attention : public MixerModule {
     }
 
     if (cache) {
-      if (auto keep = pattern_.cache_keep()) cache->keep_last(*keep);
+      if (auto keep = pattern_.cache_keep()) cache->keep_within(*keep);
     }
     return o_proj_->forward(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
   }
@@ -112,6 +110,17 @@ class Attention : public MixerModule {
   std::unique_ptr<LayerCache> new_cache() const override { return std::make_unique<AttentionCache>(); }
 
  private:
+  // Bool [Tq, Tk], or [B, 1, Tq, Tk] with padding or per-row positions: the
+  // pattern on positions, real keys only; a padding query sees every key (its
+  // output is discarded, and softmax stays finite).
+  at::Tensor visible_keys(const at::Tensor& q_positions, const at::Tensor& k_positions, const at::Tensor& q_real,
+                          const at::Tensor& k_real) const {
+    at::Tensor visible = pattern_.visible(q_positions, k_positions);
+    if (k_real.defined()) visible = visible.logical_and(k_real.unsqueeze(1));
+    if (q_real.defined()) visible = visible.logical_or(q_real.logical_not().unsqueeze(-1));
+    return visible.dim() == 3 ? visible.unsqueeze(1) : visible;
+  }
+
   KeyPattern pattern_;
   std::int64_t heads_ = 0, kv_heads_ = 0, head_dim_ = 0;
   double attn_drop_ = 0.0;

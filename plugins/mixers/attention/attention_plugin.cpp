@@ -15,6 +15,10 @@
 // multiple of window_dilation, default 4). ALiBi adds its bias to the scores.
 // The KV cache holds rotated keys and values; with a window (not nsa) it keeps
 // only the newest w - 1, all a later query can see.
+// Padding (docs/PADDING.md): positions may differ per row; padding keys are
+// never visible (the cache remembers them), a padding query sees every key,
+// and a windowed cache keeps, for all rows together, the keys from the oldest
+// slot any row can still see (real keys with position >= newest + 2 - w).
 
 #include <cstdint>
 

@@ -38,10 +38,12 @@ class Mamba1 : public MixerModule {
   at::Tensor forward(const at::Tensor& x, const MixerInput& input) override {
     MambaCache* cache = mamba_cache(input.cache);
     const auto xz = in_proj_->forward(x).chunk(2, -1);
-    auto [conv, conv_history] = conv1d_->forward(xz[0], cache ? cache->conv_state : at::Tensor());
+    const at::Tensor& real = input.padding_mask;
+    auto [conv, conv_history] = conv1d_->forward(xz[0], cache ? cache->conv_state : at::Tensor(), real);
     const at::Tensor xs = at::silu(conv);  // [b, T, di]
     const auto dbc = x_proj_->forward(xs).split_with_sizes({rank_, state_, state_}, -1);
-    const at::Tensor dt = at::softplus(dt_proj_->forward(dbc[0]).to(at::kFloat));
+    at::Tensor dt = at::softplus(dt_proj_->forward(dbc[0]).to(at::kFloat));
+    if (real.defined()) dt = dt * real.unsqueeze(-1).to(at::kFloat);  // dt 0: the state passes a padding token unchanged
     const at::Tensor A = -at::exp(A_log_.to(at::kFloat));
 
     ScanResult scan = selective_scan(xs, dt, A, dbc[1], dbc[2], cache ? cache->ssm_state : at::Tensor());

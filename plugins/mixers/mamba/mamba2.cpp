@@ -44,12 +44,14 @@ class Mamba2 : public MixerModule {
     const auto zxbcdt = in_proj_->forward(x).split_with_sizes({inner_, inner_ + 2 * gn, heads_}, -1);
     const at::Tensor& z = zxbcdt[0];
 
-    auto [conv, conv_history] = conv1d_->forward(zxbcdt[1], cache ? cache->conv_state : at::Tensor());
+    const at::Tensor& real = input.padding_mask;
+    auto [conv, conv_history] = conv1d_->forward(zxbcdt[1], cache ? cache->conv_state : at::Tensor(), real);
     const auto xBC = at::silu(conv).split_with_sizes({inner_, gn, gn}, -1);
     const at::Tensor xs = xBC[0].reshape({b, T, heads_, head_dim_});
     const at::Tensor B = xBC[1].reshape({b, T, groups_, state_});
     const at::Tensor C = xBC[2].reshape({b, T, groups_, state_});
-    const at::Tensor dt = at::softplus(zxbcdt[2].to(at::kFloat) + dt_bias_.to(at::kFloat));  // [b, T, h]
+    at::Tensor dt = at::softplus(zxbcdt[2].to(at::kFloat) + dt_bias_.to(at::kFloat));  // [b, T, h]
+    if (real.defined()) dt = dt * real.unsqueeze(-1).to(at::kFloat);  // dt 0: the state passes a padding token unchanged
     const at::Tensor A = -at::exp(A_log_.to(at::kFloat));
 
     const at::Tensor initial = cache ? cache->ssm_state : at::Tensor();

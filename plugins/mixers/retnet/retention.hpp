@@ -6,6 +6,10 @@
 // Without torchscale's extra scale normalisations, so the forms agree exactly
 // (up to float rounding). All tensors float32; q, k [B, H, T, dk], v [B, H, T, dv],
 // log_decay [H] (log gamma per head), state [B, H, dk, dv] or undefined (zero).
+//
+// `real` [B, T] bool (undefined: no padding) marks the real tokens: n and m
+// then count real tokens of the row only, so a padding token adds nothing to
+// the state and does not decay it (docs/PADDING.md).
 
 #include <cstdint>
 
@@ -23,15 +27,15 @@ at::Tensor log_decays(std::int64_t heads, const at::TensorOptions& options);
 
 // Whole sequence at once: ((q k^T) ⊙ D) v with D[n,m] = gamma^(n-m), n >= m.
 Retained parallel(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& log_decay,
-                  const at::Tensor& state);
+                  const at::Tensor& state, const at::Tensor& real = {});
 
 // The parallel form inside chunks of `chunk` tokens (the last may be shorter),
 // the state carried from chunk to chunk.
 Retained chunkwise(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& log_decay,
-                   const at::Tensor& state, std::int64_t chunk);
+                   const at::Tensor& state, std::int64_t chunk, const at::Tensor& real = {});
 
-// Token by token: S_t = gamma S_{t-1} + k_t^T v_t, o_t = q_t S_t.
+// Token by token: S_t = gamma S_{t-1} + k_t^T v_t, o_t = q_t S_t (S_t = S_{t-1} at padding).
 Retained recurrent(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& log_decay,
-                   const at::Tensor& state);
+                   const at::Tensor& state, const at::Tensor& real = {});
 
 }  // namespace eulerstack::retnet

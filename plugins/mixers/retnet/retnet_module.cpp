@@ -57,10 +57,11 @@ class Retnet : public MixerModule {
 
     auto* cache = input.cache ? &dynamic_cast<RetentionCache&>(*input.cache) : nullptr;
     const at::Tensor state = cache ? cache->state : at::Tensor();
+    const at::Tensor& real = input.padding_mask;
     Retained r;
-    if (cache && T == 1) r = recurrent(q, k, v, log_decay, state);
-    else if (chunkwise_ && T > chunk_size_) r = chunkwise(q, k, v, log_decay, state, chunk_size_);
-    else r = parallel(q, k, v, log_decay, state);
+    if (cache && T == 1) r = recurrent(q, k, v, log_decay, state, real);
+    else if (chunkwise_ && T > chunk_size_) r = chunkwise(q, k, v, log_decay, state, chunk_size_, real);
+    else r = parallel(q, k, v, log_decay, state, real);
     if (cache) cache->state = r.state;
 
     // Group norm: a layer norm without affine weights over each head's dv channels.

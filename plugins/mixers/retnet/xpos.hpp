@@ -6,7 +6,7 @@
 
 namespace eulerstack::retnet {
 
-// Rotates x [B, H, T, dk] (dk even) by its tokens' absolute `positions` [T]:
+// Rotates x [B, H, T, dk] (dk even) by its tokens' absolute `positions` [T] or [B, T]:
 // pair i = (x[2i], x[2i+1]) turns by angle p * theta_i, theta_i =
 // 10000^(-2i/dk) ("rotate every two", as torchscale's theta_shift; torchscale
 // spaces its angles with linspace(0, 1, dk/2) instead). Returns float32.

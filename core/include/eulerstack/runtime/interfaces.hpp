@@ -4,6 +4,10 @@
 //
 // Shapes: B batch, T tokens in this call, d = model.d_model, N = B*T.
 // Every module takes and returns activations in the model's dtype and device.
+//
+// Padding (docs/PADDING.md): positions are [T] when every row has the same
+// ones, else [B, T]; a padding token has position 1 and is false in
+// `padding_mask`. A padding token never changes the result of a real token.
 
 #include <cstdint>
 #include <memory>
@@ -43,16 +47,18 @@ class LayerCache {
 
 class PositionalModule : public BlockModule {
  public:
-  // Added to the token embeddings: [T, d], or undefined when the scheme adds nothing.
+  // Added to the token embeddings: [T, d] for positions [T], [B, T, d] for
+  // positions [B, T]; or undefined when the scheme adds nothing.
   virtual at::Tensor embed(const at::Tensor& positions) { (void)positions; return {}; }
-  // Queries [B, H, T, hd] and keys [B, KV, T, hd] at absolute `positions` [T],
-  // rotated by position or returned unchanged.
+  // Queries [B, H, T, hd] and keys [B, KV, T, hd] at absolute `positions` [T]
+  // or [B, T], rotated by position or returned unchanged.
   virtual std::pair<at::Tensor, at::Tensor> rotate(const at::Tensor& q, const at::Tensor& k, const at::Tensor& positions) {
     (void)positions;
     return {q, k};
   }
-  // Additive attention bias [H, Tq, Tk] (float32) for the given query and key
-  // positions, or undefined when the scheme adds none (ALiBi adds one).
+  // Additive attention bias (float32) for the given query and key positions:
+  // [H, Tq, Tk] for positions [Tq] and [Tk], [B, H, Tq, Tk] when either is
+  // per row ([B, Tq] or [B, Tk]); undefined when the scheme adds none (ALiBi adds one).
   virtual at::Tensor attention_bias(std::int64_t heads, const at::Tensor& q_positions, const at::Tensor& k_positions) {
     (void)heads, (void)q_positions, (void)k_positions;
     return {};
@@ -60,22 +66,26 @@ class PositionalModule : public BlockModule {
 };
 
 struct MixerInput {
-  at::Tensor positions;                    // [T] int64: absolute positions of the tokens of x
+  at::Tensor positions;                    // int64 [T] or [B, T]: absolute positions of the tokens of x
   PositionalModule* positional = nullptr;  // the model's positional scheme, never null
   LayerCache* cache = nullptr;             // null: no decoding state (training, one-shot forward)
+  at::Tensor padding_mask;                 // [B, T] bool, true at real tokens; undefined: no padding
 };
 
 class MixerModule : public BlockModule {
  public:
   // x [B, T, d] -> [B, T, d]. With a cache, x continues the tokens the cache
-  // has seen (positions say where) and the cache is advanced past them.
+  // has seen (positions say where) and the cache is advanced past them. The
+  // output at a padding token is unspecified but finite; a padding token
+  // leaves the state a cache carries for real tokens unchanged.
   virtual at::Tensor forward(const at::Tensor& x, const MixerInput& input) = 0;
   // An empty decoding state for this layer.
   virtual std::unique_ptr<LayerCache> new_cache() const = 0;
 };
 
 struct FfnInput {
-  at::Tensor token_ids;  // [B, T], for routers that route by token id
+  at::Tensor token_ids;     // [B, T], for routers that route by token id
+  at::Tensor padding_mask;  // [B, T] bool, true at real tokens; undefined: no padding
 };
 
 struct FfnOutput {

@@ -32,16 +32,20 @@ struct ModelOutput {
   at::Tensor aux_loss;  // float32 scalar: the blocks' auxiliary losses x training_hints.router_aux_loss_coef
 };
 
-// The decoding state of a whole model: one cache per layer and the number of
-// tokens seen.
+// The decoding state of a whole model: one cache per layer, the number of
+// tokens seen (padding included) and, once a padding token was seen, the
+// number of real tokens of each row.
 class DecodeState {
  public:
   std::int64_t length() const { return length_; }
+  // [B] int64: the real tokens of each row, or undefined while every row's count is length().
+  const at::Tensor& real_tokens() const { return real_tokens_; }
 
  private:
   friend class CausalLM;
   std::vector<std::unique_ptr<LayerCache>> layers_;
   std::int64_t length_ = 0;
+  at::Tensor real_tokens_;
 };
 
 struct BuildOptions {
@@ -55,15 +59,20 @@ class CausalLM : public torch::nn::Module {
   CausalLM(Json ir, const ModuleCatalog& catalog, const BuildOptions& options = {});
 
   // tokens [B, T] int64. With a state, the tokens continue the sequence it has
-  // seen, and the state advances past them.
-  ModelOutput forward(const at::Tensor& tokens, DecodeState* state = nullptr);
+  // seen, and the state advances past them. `attention_mask` (0/1, any integer
+  // or bool dtype) marks the padding tokens with 0: [B, T] or, HF's convention,
+  // [B, past + T] with the state's tokens first (only its last T columns are
+  // read; the state remembers the past). Undefined: no padding in this call.
+  ModelOutput forward(const at::Tensor& tokens, DecodeState* state = nullptr, const at::Tensor& attention_mask = {});
   DecodeState new_state() const;
 
   // Deterministic weights: the IR's training_hints.seed unless given.
   void initialize(std::optional<std::uint64_t> seed = std::nullopt);
 
-  // Greedy decoding with caches: [B, T] prompt -> [B, T + new_tokens].
-  at::Tensor generate(const at::Tensor& prompt, std::int64_t new_tokens);
+  // Greedy decoding with caches: [B, T] prompt -> [B, T + new_tokens]. Prompts
+  // of different lengths come left-padded with an `attention_mask` [B, T]; each
+  // row's new tokens are those it would get alone.
+  at::Tensor generate(const at::Tensor& prompt, std::int64_t new_tokens, const at::Tensor& attention_mask = {});
 
   const Json& ir() const { return ir_; }
   std::int64_t parameter_count() const;  // shared (tied) tensors once

@@ -18,7 +18,8 @@ namespace eulerstack::spec {
 SpecDocument spec_of_ir(const Json& ir, const Registry& registry, std::string file);
 
 // JSON Pointer of the first difference between a stored IR and the IR its spec
-// compiles to, ignoring `let` (already substituted) and plugin versions; nullopt when equal.
+// compiles to, ignoring `let` (already substituted), plugin versions and the
+// derived parameter counts (`params`); nullopt when equal.
 std::optional<std::string> ir_difference(const Json& stored, const Json& compiled);
 
 }  // namespace eulerstack::spec
