@@ -14,15 +14,15 @@ os.environ["HF_MODULES_CACHE"] = os.path.join(os.environ["HF_MODULES_CACHE"], f"
 import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
-from transformers import AutoConfig, DistributedConfig
+from transformers import DistributedConfig
 
 from journey_kit import close, load, logits, random_ids
 
 
 def run_case(export):
-    plan = AutoConfig.from_pretrained(str(export), trust_remote_code=True).base_model_tp_plan
-    assert plan, f"config.base_model_tp_plan is {plan!r}"
     single = load(export).eval()
+    plan = single.config.base_model_tp_plan
+    assert plan, f"config.base_model_tp_plan is {plan!r}"
     ids = random_ids(single.config.vocab_size, (2, 10), 8)
     expected = logits(single, ids)
     # tp_plan="auto" as a from_pretrained argument is deprecated in favour of this spelling.
