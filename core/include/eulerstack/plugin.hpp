@@ -20,7 +20,7 @@ namespace eulerstack {
 
 // Bump whenever PluginDescriptor, Registrar, BlockSchema, ParamSpec or a module
 // interface changes layout or meaning.
-constexpr std::uint32_t kPluginAbiVersion = 3;
+constexpr std::uint32_t kPluginAbiVersion = 4;
 
 struct PluginDescriptor {
   std::uint32_t abi_version;  // first, always
