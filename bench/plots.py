@@ -99,10 +99,13 @@ def compile_floor(results, path):
         values = [c["eulerstack_threads"][t] for t in threads] + [c["floor"], c.get("upstream")]
         colours = [COLOURS["cpp"]] * len(threads) + [COLOURS["floor"], COLOURS["upstream"]]
         for j, (value, colour) in enumerate(zip(values, colours)):
+            x = i + (j - (len(names) - 1) / 2) * width
             if value is None:
+                if "upstream_failed" in c:
+                    ax.text(x, 0, "upstream\nfailed", ha="center", va="bottom", fontsize=7, color=COLOURS["upstream"])
                 continue
             shade = 1.0 - 0.35 * j / max(1, len(threads) - 1) if j < len(threads) else 1.0
-            ax.bar(i + (j - (len(names) - 1) / 2) * width, value, width, color=colour, alpha=shade,
+            ax.bar(x, value, width, color=colour, alpha=shade,
                    label=names[j] if i == 0 else None)
     ax.set_xticks(range(len(cases)), [c["label"] for c in cases], fontsize=8)
     ax.set_ylabel("seconds")
