@@ -91,7 +91,7 @@ std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
   return issues;
 }
 
-std::vector<eulerstack::DecodeState> keeps_nothing(const BlockContext&) { return {}; }
+std::vector<eulerstack::DecodeStatePart> keeps_nothing(const BlockContext&) { return {}; }
 
 // A top-k router: a linear scorer [E, d] plus a scoring function.
 eulerstack::RouterDefinition make_router(const char* name, const char* summary, bool normalize_default) {

@@ -51,7 +51,7 @@ struct BlockIssue {
 // One tensor (or group of tensors) a block instance keeps per sequence while
 // decoding. Its bytes at a context of T tokens are
 // bytes_per_token * min(T, max_tokens) + fixed_bytes.
-struct DecodeState {
+struct DecodeStatePart {
   std::string name;                  // shown as is: "kv_cache", "ssm_state", "conv_state"
   std::int64_t bytes_per_token = 0;  // grows with every token held (a KV cache)
   std::int64_t max_tokens = -1;      // tokens held at most (a sliding window); -1: all of them
@@ -62,7 +62,7 @@ struct DecodeState {
 inline std::int64_t dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
 
 using CrossCheck = std::function<std::vector<BlockIssue>(const BlockContext&)>;
-using StateSizer = std::function<std::vector<DecodeState>(const BlockContext&)>;
+using StateSizer = std::function<std::vector<DecodeStatePart>(const BlockContext&)>;
 using ParamCounter = std::function<std::int64_t(const BlockContext&)>;
 
 // Everything about a block that does not need torch.

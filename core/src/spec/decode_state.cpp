@@ -13,7 +13,7 @@ void add_block(LayerState& state, const BlockSchema& schema, const BlockContext&
     state.known = false;
     return;
   }
-  for (const DecodeState& part : schema.decode_state(context)) {
+  for (const DecodeStatePart& part : schema.decode_state(context)) {
     const std::int64_t held = part.max_tokens < 0 ? tokens : std::min(tokens, part.max_tokens);
     std::int64_t grown = 0, bytes = 0, sum = 0;
     if (__builtin_mul_overflow(part.bytes_per_token, held, &grown) ||

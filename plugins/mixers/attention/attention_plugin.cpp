@@ -50,7 +50,7 @@ std::int64_t count_attention(const BlockContext& ctx) {
 
 // The cache keeps rotated keys and values [KV, T, hd] in the model dtype and an
 // int64 position per token; with a window (not nsa) only the newest w - 1.
-std::vector<eulerstack::DecodeState> attention_state(const BlockContext& ctx) {
+std::vector<eulerstack::DecodeStatePart> attention_state(const BlockContext& ctx) {
   const Count d = ctx.model_int("d_model");
   const Count kv_width = ctx.model_int("n_kv_heads") * (d / ctx.model_int("n_heads"));
   const bool windowed = ctx.is_set("window") && ctx.param<std::string>("window_mode") != "nsa";

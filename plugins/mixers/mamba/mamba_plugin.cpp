@@ -70,7 +70,7 @@ std::int64_t count_mamba(const BlockContext& ctx) {
 
 // The cache: the last d_conv - 1 conv inputs in the model dtype and the SSM
 // state in float32 (mamba2 [h, head_dim, N] = [di, N]; mamba1 [di, N]).
-std::vector<eulerstack::DecodeState> mamba_state(const BlockContext& ctx) {
+std::vector<eulerstack::DecodeStatePart> mamba_state(const BlockContext& ctx) {
   const Count inner = ctx.param<std::int64_t>("expand") * ctx.model_int("d_model");
   const Count state = ctx.param<std::int64_t>("d_state");
   const bool mamba2 = ctx.param<std::string>("variant") == "mamba2";

@@ -40,7 +40,7 @@ std::int64_t count_retnet(const BlockContext& ctx) {
 }
 
 // The recurrent state [H, dk, dv] in float32: d * value_factor * d / H values.
-std::vector<eulerstack::DecodeState> retnet_state(const BlockContext& ctx) {
+std::vector<eulerstack::DecodeStatePart> retnet_state(const BlockContext& ctx) {
   const Count d = ctx.model_int("d_model");
   const Count heads = ctx.model_int("n_heads");
   const Count value = ctx.param<std::int64_t>("value_factor") * d;
