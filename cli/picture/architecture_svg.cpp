@@ -180,7 +180,7 @@ void draw_groups(std::string& svg, const PictureModel& m, double pitch, double b
     if (g.repeat > 1)
       svg += fmt::format("<path d=\"M {} {} H {} V {} H {}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>\n",
                          num(kGroupX + 6), num(y1 + 1), num(kGroupX), num(y2 - 1), num(kGroupX + 6), kMuted);
-    const double baseline = y1 + std::min(bh, 16.0) / 2 + 4;
+    const double baseline = y1 + std::min(bh, 20.0) / 2 + 4;  // the chips' baseline at full height
     if (y1 >= free_from && (g.repeat > 1 || bh >= 12)) {
       const std::string label = g.repeat > 1 ? g.template_name + " \u00d7" + std::to_string(g.repeat) : g.template_name;
       svg += text_at(kGroupTextX, baseline, fit(label, kMixerX - kGroupTextX - 8, 11), 11,

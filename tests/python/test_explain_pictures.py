@@ -118,6 +118,26 @@ def test_overridden_groups_are_marked_at_their_layers():
     assert "attention.window = 4096" in all_text(root)
 
 
+def test_a_deep_stack_keeps_one_band_per_layer_and_fits_its_height(tmp_path):
+    spec = tmp_path / "deep.yml"
+    spec.write_text("""schema_version: 1
+model: {name: deep, d_model: 64, vocab_size: 97, max_seq_len: 128, n_heads: 4}
+tokenizer_contract: {type: hf, pretrained: gpt2}
+embedding: {type: learned, positional: rope}
+layer_templates:
+  a: {mixer: {type: attention}, ffn: {type: mlp}}
+  m: {mixer: {type: mamba, mamba: {head_dim: 16}}, ffn: {type: mlp}}
+layer_schedule: [{template: a, repeat: 150}, {template: m, repeat: 150}]
+head: {type: causal_lm}
+""")
+    root = ET.fromstring(explain(spec, "--format", "svg"))
+    bands = layers_of(root)
+    assert len(bands) == 300
+    tops = [float(b.find(f"{SVG}rect[@class='mixer']").get("y")) for b in bands]
+    assert all(b > a for a, b in zip(tops, tops[1:]))  # in schedule order, none overlapping the next
+    assert float(root.get("height")) < 1400  # thin bands, not 300 full-height rows
+
+
 def residual_marks(preset):
     root = ET.fromstring(explain(preset, "--format", "svg"))
     return {t.text for band in layers_of(root) for t in band.findall(f"{SVG}text[@class='residual']")}
