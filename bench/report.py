@@ -105,7 +105,7 @@ def table(header, rows):
     return lines
 
 
-def markdown(r, command):
+def markdown(r, command, plot_links=()):
     out = ["# Benchmarks", "",
            "Produced by `" + command + "` (bench/run.py); do not edit by hand: the analysis lives in bench/notes.md.",
            f"Run {r['started']} to {r['finished']}." + (" **Smoke run: tiny sizes, figures meaningless.**" if r["smoke"] else ""),
@@ -115,6 +115,11 @@ def markdown(r, command):
            "timed inside the process. Ratios > 1 favour eulerstack.", "",
            "Plan: `" + json.dumps(r["plan"]) + "`", "", "## Goals", ""]
     out += table(["goal", "measured", "met"], [(g, m, "yes" if ok else "**no**") for g, m, ok in goals(r)])
+    if plot_links:
+        out += ["", "## Plots", ""]
+        for link in plot_links:
+            out += [link, ""]
+        out.pop()
     if r.get("cli"):
         out += ["", "## validate and explain (whole process)", ""]
         out += table(["preset", "command", "eulerstack ms", "upstream ms", "speed-up"],

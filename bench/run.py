@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cases_cli  # noqa: E402
 import cases_compile  # noqa: E402
 import cases_runtime  # noqa: E402
+import plots  # noqa: E402
 import report  # noqa: E402
 from workers import ROOT  # noqa: E402
 
@@ -53,7 +54,8 @@ def main():
     figures = output.with_name("benchmarks.json" if output.name == "BENCHMARKS.md" else output.stem + ".json")
     if args.report_only:
         saved = json.loads(figures.read_text())
-        output.write_text(report.markdown(saved, saved["command"]))
+        plots.draw(saved, output)
+        output.write_text(report.markdown(saved, saved["command"], plots.links(saved, output)))
         print(f"wrote {output} from {figures}")
         return
     plan = SMOKE if args.smoke else FULL
@@ -101,7 +103,8 @@ def main():
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     results["command"] = " ".join(["scripts/bench"] + sys.argv[1:])
     results["environment"] = report.environment()
-    output.write_text(report.markdown(results, results["command"]))
+    plots.draw(results, output)
+    output.write_text(report.markdown(results, results["command"], plots.links(results, output)))
     figures.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {output}")
 

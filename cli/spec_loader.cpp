@@ -21,6 +21,10 @@ LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed
   if (parsed.count("preset")) name = parsed["preset"].as<std::string>();
   else if (parsed.count("spec")) name = parsed["spec"].as<std::string>();
   else throw Error(make_error("UsageError", "cli.no_spec"));
+  return load_and_compile(session, name, keep_document);
+}
+
+LoadedSpec load_and_compile(Session& session, const std::string& name, std::optional<spec::SpecDocument>* keep_document) {
   auto path = resolve_preset(name);
   if (!path) throw Error(make_error("UsageError", "cli.unknown_preset", {{"name", name}}));
   auto doc = spec::load_spec_file(*path);

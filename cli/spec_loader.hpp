@@ -25,6 +25,9 @@ struct LoadedSpec {
 // spec is kept there too, for locating later errors (located_in_spec).
 LoadedSpec load_and_compile(Session& session, const cxxopts::ParseResult& parsed,
                             std::optional<spec::SpecDocument>* keep_document = nullptr);
+// The same for a spec named directly: a bundled preset's name or a path.
+LoadedSpec load_and_compile(Session& session, const std::string& name,
+                            std::optional<spec::SpecDocument>* keep_document = nullptr);
 
 // An error from building or running a block names the block's spec path
 // (argument `yaml_path`, see core/src/runtime/block_site.hpp); this gives such

@@ -1,136 +1,67 @@
-// eulerstack explain [--preset] SPEC [--json]: what model the spec describes.
+// eulerstack explain [--preset] SPEC [--json | --format text|svg|html|mermaid] [--compare SPEC2] [--output FILE]:
+// what model the spec describes, as a report or a picture.
 
+#include <algorithm>
 #include <iostream>
-#include <sstream>
+#include <optional>
 
-#include <fmt/format.h>
-
+#include "../atomic_file.hpp"
 #include "../command.hpp"
 #include "../exit_codes.hpp"
+#include "../explain_report.hpp"
+#include "../picture/compare_svg.hpp"
+#include "../picture/html_page.hpp"
+#include "../picture/mermaid.hpp"
 #include "../spec_loader.hpp"
+#include "../picture/architecture_svg.hpp"
+#include "eulerstack/messages.hpp"
 
 namespace eulerstack::cli {
 namespace {
 
-std::string value_text(const Json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_float()) {
-    std::string s = fmt::format("{}", v.get<double>());
-    return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;
-  }
-  if (v.is_object()) {
-    std::string out = "{";
-    for (const auto& [k, item] : v.items()) out += (out.size() > 1 ? ", " : "") + k + ": " + value_text(item);
-    return out + "}";
-  }
-  return v.dump();
+const std::vector<std::string> kFormats{"text", "svg", "html", "mermaid"};
+
+std::string chosen_format(const cxxopts::ParseResult& parsed) {
+  const std::string format = parsed.count("format") ? parsed["format"].as<std::string>() : "text";
+  if (std::find(kFormats.begin(), kFormats.end(), format) == kFormats.end())
+    throw Error(make_error("UsageError", "cli.unknown_format", {{"format", format}, {"choices", "text, svg, html, mermaid"}}));
+  if (parsed.count("json") && (parsed.count("format") || parsed.count("compare")))
+    throw Error(make_error("UsageError", "cli.json_with_format", {}));
+  return format;
 }
 
-// "mamba {variant: mamba2, d_state: 128, ...}": the set scalar parameters, the
-// first few of them; `explain --json` has them all.
-std::string params_text(const Json& params) {
-  constexpr std::size_t kShown = 6;
-  std::string out;
-  std::size_t shown = 0, hidden = 0;
-  for (const auto& [key, value] : params.items()) {
-    if (value.is_null() || value.is_object() || value.is_array()) continue;
-    if (shown == kShown) {
-      ++hidden;
-      continue;
-    }
-    out += (shown++ ? ", " : "") + key + ": " + value_text(value);
-  }
-  if (hidden) out += ", ...";
-  return out.empty() ? "" : " {" + out + "}";
-}
-
-std::string block_text(const Json& block) {
-  std::string out = block["type"].get<std::string>() + params_text(block["params"]);
-  if (block.contains("refs"))
-    for (const auto& [name, ref] : block["refs"].items())
-      out += "; " + name + ": " + ref["type"].get<std::string>() + params_text(ref["params"]);
+// The text form of --compare: each report, then what differs.
+std::string compare_text(const Session& s, const spec::CompileResult& a, const spec::CompileResult& b) {
+  const auto differences = picture::ir_differences(a.ir, b.ir);
+  const auto layers = picture::differing_layers(a.ir, b.ir);
+  std::string out = s.text("picture.differences", {{"count", std::to_string(differences.size())}}) + "\n";
+  if (differences.empty() && layers.empty()) out += "  " + s.text("picture.no_differences") + "\n";
+  if (!layers.empty()) out += "  " + s.text("picture.differing_layers", {{"layers", picture::index_ranges(layers)}}) + "\n";
+  for (const auto& d : differences) out += "  " + picture::difference_line(d) + "\n";
   return out;
 }
 
-// Schedule groups as written, adjacent groups of one template merged: "mamba x1, attn x3".
-std::string schedule_text(const Json& schedule) {
-  std::vector<std::pair<std::string, std::int64_t>> runs;
-  for (const auto& group : schedule) {
-    const auto name = group["template"].get<std::string>();
-    const auto repeat = group["repeat"].get<std::int64_t>();
-    if (!runs.empty() && runs.back().first == name && group["override"].is_null()) runs.back().second += repeat;
-    else runs.emplace_back(name, repeat);
+std::string render(Session& session, const std::string& format, const spec::CompileResult& a,
+                   const spec::CompileResult* b) {
+  const picture::Texts text = [&](const std::string& id, const MessageArgs& args) { return session.text(id, args); };
+  const auto model_a = picture::picture_model(a, session.registry());
+  if (!b) {
+    if (format == "text") return explain_text(session, a);
+    if (format == "mermaid") return picture::architecture_mermaid(model_a, text);
+    const std::string svg = picture::architecture_svg(model_a, text);
+    if (format == "svg") return svg;
+    return picture::html_page(model_a.name, session.lang(), svg, session.text("picture.text_report"),
+                              explain_text(session, a));
   }
-  std::string out;
-  for (const auto& [name, repeat] : runs) out += (out.empty() ? "" : ", ") + fmt::format("{} x{}", name, repeat);
-  return out;
-}
-
-std::string explain_text(const Session& s, const spec::CompileResult& r) {
-  const Json& ir = r.ir;
-  const Json& m = ir["model"];
-  std::ostringstream out;
-  auto line = [&](const std::string& id, const std::string& value) { out << s.text(id) << ": " << value << "\n"; };
-  line("explain.model", m["name"].get<std::string>());
-  if (m["family_hint"].is_string()) line("explain.family_hint", m["family_hint"].get<std::string>());
-  line("explain.dims", fmt::format("d_model={}, n_heads={}, n_kv_heads={}, mlp_ratio={}", m["d_model"].dump(),
-                                   m["n_heads"].dump(), m["n_kv_heads"].dump(), m["mlp_ratio"].dump()));
-  out << s.text("explain.vocab_line", {{"vocab", m["vocab_size"].dump()}, {"max_seq", m["max_seq_len"].dump()},
-                                       {"dtype", m["dtype"].get<std::string>()}})
-      << "\n";
-  line("explain.positional", block_text(ir["embedding"]["positional"]));
-  out << s.text("explain.templates") << ":\n";
-  for (const auto& [name, t] : ir["layer_templates"].items()) {
-    out << "  " << name << ":\n";
-    out << "    mixer: " << block_text(t["mixer"]) << "\n";
-    out << "    ffn: " << block_text(t["ffn"]) << "\n";
-    out << "    norm: " << t["norm"]["type"].get<std::string>() << " (" << t["norm"]["position"].get<std::string>() << ")"
-        << ", residual: " << t["residual"]["type"].get<std::string>() << " x" << value_text(t["residual"]["scaling"])
-        << "\n";
-    std::string state;
-    for (const auto& [flag, on] : t["state"].items())
-      if (on.get<bool>()) state += (state.empty() ? "" : ", ") + flag;
-    out << "    state: " << (state.empty() ? "none" : state) << "\n";
-  }
-  out << s.text("explain.schedule") << ":\n  " << schedule_text(ir["layer_schedule"]) << "\n";
-  line("explain.total_layers", std::to_string(ir["layers"].size()));
-  line("explain.head", fmt::format("{}, tie_weights={}", ir["head"]["type"].get<std::string>(),
-                                   ir["head"]["tied"].get<bool>() ? "True" : "False"));
-  line("explain.compile_target", ir["compatibility"]["compile_target"].get<std::string>());
-  const auto total = r.params.total;
-  line("explain.estimated_params", fmt::format("{} ({})", short_count(total), grouped(total)));
-  if (m["target_params"].is_number()) {
-    const auto target = m["target_params"].get<std::int64_t>();
-    out << s.text("explain.target_params",
-                  {{"target", short_count(target)}, {"ratio", fmt::format("{:.1f}", 100.0 * total / target)}})
-        << "\n";
-  }
-  return out.str();
-}
-
-Json explain_json(const spec::CompileResult& r) {
-  const Json& ir = r.ir;
-  Json templates = Json::object();
-  for (const auto& [name, t] : ir["layer_templates"].items())
-    templates[name] = {{"mixer", t["mixer"]}, {"ffn", t["ffn"]}, {"norm", t["norm"]}, {"residual", t["residual"]},
-                       {"state", t["state"]}};
-  Json out{{"model", ir["model"]["name"]},
-           {"family_hint", ir["model"]["family_hint"]},
-           {"dims", {{"d_model", ir["model"]["d_model"]}, {"n_heads", ir["model"]["n_heads"]},
-                     {"n_kv_heads", ir["model"]["n_kv_heads"]}, {"mlp_ratio", ir["model"]["mlp_ratio"]}}},
-           {"vocab_size", ir["model"]["vocab_size"]},
-           {"max_seq_len", ir["model"]["max_seq_len"]},
-           {"dtype", ir["model"]["dtype"]},
-           {"positional", ir["embedding"]["positional"]},
-           {"layer_templates", templates},
-           {"layer_schedule", schedule_text(ir["layer_schedule"])},
-           {"total_layers", ir["layers"].size()},
-           {"head", {{"type", ir["head"]["type"]}, {"tie_weights", ir["head"]["tied"]}}},
-           {"compile_target", ir["compatibility"]["compile_target"]},
-           {"params", ir["params"]},
-           {"target_params", ir["model"]["target_params"]}};
-  return out;
+  const auto model_b = picture::picture_model(*b, session.registry());
+  const std::string title = session.text("picture.compare_title", {{"a", model_a.name}, {"b", model_b.name}});
+  const std::string report = explain_text(session, a) + "\n" + explain_text(session, *b) + "\n" + compare_text(session, a, *b);
+  if (format == "text") return report;
+  if (format == "mermaid")
+    return picture::compare_mermaid(model_a, model_b, picture::differing_layers(a.ir, b->ir), text);
+  const std::string svg = picture::compare_svg({model_a, a.ir}, {model_b, b->ir}, text);
+  if (format == "svg") return svg;
+  return picture::html_page(title, session.lang(), svg, session.text("picture.text_report"), report);
 }
 
 }  // namespace
@@ -139,18 +70,39 @@ int run_explain(const Args& args, GlobalOptions globals) {
   cxxopts::Options options("eulerstack explain", "Explain a spec: templates, schedule, exact parameter count.");
   add_global_options(options);
   add_spec_options(options);
-  options.add_options()("json", "machine-readable output");
+  options.add_options()("json", "machine-readable output")(
+      "format", "text (default), svg (the architecture drawn), html (a page with the picture and the report), mermaid",
+      cxxopts::value<std::string>())("compare", "a second spec to draw beside the first, what differs marked",
+                                     cxxopts::value<std::string>())(
+      "output", "write to FILE (atomically) instead of stdout", cxxopts::value<std::string>());
   cxxopts::ParseResult parsed;
   try {
     if (!parse_command_line(options, args, globals, parsed)) return kSuccess;
+    const std::string format = chosen_format(parsed);
     Session session(globals);
     auto [file, r] = load_and_compile(session, parsed);
     if (!r.ok()) {
       session.print(r.diagnostics.errors);
       return kInvalidSpec;
     }
-    if (parsed.count("json")) std::cout << explain_json(r).dump(2) << "\n";
-    else std::cout << explain_text(session, r);
+    std::optional<LoadedSpec> other;
+    if (parsed.count("compare")) {
+      other = load_and_compile(session, parsed["compare"].as<std::string>());
+      if (!other->result.ok()) {
+        session.print(other->result.diagnostics.errors);
+        return kInvalidSpec;
+      }
+    }
+    const std::string content =
+        parsed.count("json") ? explain_json(r).dump(2) + "\n"
+                             : render(session, format, r, other ? &other->result : nullptr);
+    if (parsed.count("output")) {
+      const std::string target = parsed["output"].as<std::string>();
+      write_file_atomically(target, content);
+      std::cout << session.text("explain.written", {{"path", target}}) << "\n";
+    } else {
+      std::cout << content;
+    }
     return kSuccess;
   } catch (const Error& e) {
     return report(globals, e);

@@ -30,6 +30,7 @@ ParamSpec& ParamSpec::or_null() { nullable = true; return *this; }
 ParamSpec& ParamSpec::mandatory() { required = true; return *this; }
 ParamSpec& ParamSpec::names_block(std::string kind) { refers_to = std::move(kind); return *this; }
 ParamSpec& ParamSpec::overridable() { per_layer = true; return *this; }
+ParamSpec& ParamSpec::labels_block() { in_label = true; return *this; }
 
 namespace param {
 

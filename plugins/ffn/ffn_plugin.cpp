@@ -52,6 +52,7 @@ eulerstack::FfnDefinition make(const char* name, const char* summary, const char
       param::boolean("bias", false).describe("add biases to the projections"),
   };
   s.count_params = std::move(counter);
+  s.decode_state = [](const eulerstack::BlockContext&) { return std::vector<eulerstack::DecodeStatePart>{}; };
   return ffn;
 }
 

@@ -96,6 +96,8 @@ std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
   return issues;
 }
 
+std::vector<eulerstack::DecodeStatePart> keeps_nothing(const BlockContext&) { return {}; }
+
 // A top-k router: a linear scorer [E, d] plus a scoring function.
 eulerstack::RouterDefinition make_router(const char* name, const char* summary, bool normalize_default) {
   eulerstack::RouterDefinition router;
@@ -109,6 +111,7 @@ eulerstack::RouterDefinition make_router(const char* name, const char* summary, 
   s.count_params = [](const BlockContext& ctx) {
     return (Count(ctx.model_int("d_model")) * ctx.param<std::int64_t>("experts")).value();
   };
+  s.decode_state = keeps_nothing;
   return router;
 }
 
@@ -125,8 +128,8 @@ void register_blocks(eulerstack::Registrar& registry) {
       param::boolean("bias", false).describe("add biases to the expert projections"),
   };
   s.params = {
-      param::integer("experts", std::nullopt).range(1, 65536).mandatory().describe("number of routed experts E"),
-      param::integer("top_k", std::nullopt).range(1, 65536).mandatory().describe("experts each token is sent to"),
+      param::integer("experts", std::nullopt).range(1, 65536).mandatory().labels_block().describe("number of routed experts E"),
+      param::integer("top_k", std::nullopt).range(1, 65536).mandatory().labels_block().describe("experts each token is sent to"),
       param::text("router", "softmax").names_block("router").describe("router block that scores the experts"),
       param::choice("expert_type", {"gated_mlp", "mlp"}, "gated_mlp").describe("FFN shape of every expert"),
       param::number("z_loss", 0.0).at_least(0.0).describe("weight of the router z-loss (logit magnitude penalty)"),
@@ -146,7 +149,7 @@ void register_blocks(eulerstack::Registrar& registry) {
           .describe("aux-loss-free balancing by a per-expert bias on the routing scores"),
       param::choice("affinity", {"softmax", "sigmoid", "sqrt_softplus"}, "softmax")
           .describe("score function of the routing affinities"),
-      param::integer("shared_experts", 0).range(0, 1024).describe("always-on experts added to every token"),
+      param::integer("shared_experts", 0).range(0, 1024).labels_block().describe("always-on experts added to every token"),
       param::object("routing",
                     {param::choice("type", {"learned", "hash"}, "learned")
                          .describe("learned router, or a fixed hash of the token id"),
@@ -161,6 +164,7 @@ void register_blocks(eulerstack::Registrar& registry) {
   };
   s.count_params = count_moe;
   s.cross_check = check_moe;
+  s.decode_state = keeps_nothing;
   registry.add(std::move(moe));
 
   registry.add(make_router("softmax", "top-k over softmax(router logits) (Switch, Mixtral)", true));

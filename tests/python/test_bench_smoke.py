@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from PIL import Image
+
 from conftest import ROOT, clean_env
 
 
@@ -17,6 +19,12 @@ def test_bench_smoke_produces_every_section(tmp_path):
     for section in ("## Goals", "## validate and explain", "## compile --output-dir", "## Runtime: prefill",
                     "## Mamba2 prefill memory", "## Scaling with length", "Smoke run"):
         assert section in text, section
+    plots = sorted(p.name for p in (tmp_path / "bench-plots").iterdir())
+    assert plots == ["compile-vs-floor.png", "scaling.png", "time-vs-floor.png"]
+    for name in plots:
+        assert f"](bench-plots/{name})" in text
+        with Image.open(tmp_path / "bench-plots" / name) as image:
+            assert image.format == "PNG" and image.size[0] > 400 and image.size[1] > 200
     results = json.loads((tmp_path / "BENCH.json").read_text())
     families = {row["family"] for row in results["speed"]}
     assert families == {"llama", "mistral", "mixtral", "mamba2", "jamba"}
@@ -30,3 +38,4 @@ def test_bench_smoke_produces_every_section(tmp_path):
                            capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
     assert again.returncode == 0, again.stderr[-3000:]
     assert report.read_text() == text
+    assert sorted(p.name for p in (tmp_path / "bench-plots").iterdir()) == plots

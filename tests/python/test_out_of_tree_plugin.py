@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,12 @@ def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tm
     explained = installed.run("explain", spec, "--json", env=env)
     assert explained.returncode == 0, explained.stderr
     total = json.loads(explained.stdout)["params"]["total"]
+    drawn = installed.run("explain", spec, "--format", "svg", env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    bands = ET.fromstring(drawn.stdout).findall(".//{http://www.w3.org/2000/svg}g[@class='layer']")
+    assert [b.get("data-mixer") for b in bands] == ["hyena", "hyena", "attention"]
+    # the state its plugin declares: depth 3 streams of d_model 64 float32 values per token, 128 tokens
+    assert [int(b.get("data-state-bytes")) for b in bands[:2]] == [3 * 64 * 4 * 128] * 2
 
     cpp_logits = tmp_path / "cpp.npy"
     ran = installed.run("run", spec, "--tokens", TOKENS, "--dtype", "float32", "--generate", "4", "--logits-out",

@@ -48,7 +48,21 @@ struct BlockIssue {
   bool warning = false;
 };
 
+// One tensor (or group of tensors) a block instance keeps per sequence while
+// decoding. Its bytes at a context of T tokens are
+// bytes_per_token * min(T, max_tokens) + fixed_bytes.
+struct DecodeStatePart {
+  std::string name;                  // shown as is: "kv_cache", "ssm_state", "conv_state"
+  std::int64_t bytes_per_token = 0;  // grows with every token held (a KV cache)
+  std::int64_t max_tokens = -1;      // tokens held at most (a sliding window); -1: all of them
+  std::int64_t fixed_bytes = 0;      // independent of the length (an SSM or recurrent state)
+};
+
+// Bytes of one element of a `model.dtype`: float32 4, float16 and bfloat16 2.
+inline std::int64_t dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
+
 using CrossCheck = std::function<std::vector<BlockIssue>(const BlockContext&)>;
+using StateSizer = std::function<std::vector<DecodeStatePart>(const BlockContext&)>;
 using ParamCounter = std::function<std::int64_t(const BlockContext&)>;
 
 // Everything about a block that does not need torch.
@@ -73,6 +87,10 @@ struct BlockSchema {
   std::map<std::string, bool> capabilities;
   CrossCheck cross_check;     // optional
   ParamCounter count_params;  // exact trainable parameter count of one instance
+  // Optional: what one instance keeps per sequence while decoding (explain's
+  // pictures). A block without it is drawn with its state unknown; a block
+  // that keeps nothing returns an empty list.
+  StateSizer decode_state;
 };
 
 class MixerModule;

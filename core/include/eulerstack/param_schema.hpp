@@ -31,6 +31,7 @@ struct ParamSpec {
   std::vector<ParamSpec> fields;       // Object: the nested parameters
   std::string refers_to;               // String naming a block of this kind ("router"): core checks it exists
   bool per_layer = false;              // may be changed by a schedule group's `override` (never changes the parameter count)
+  bool in_label = false;               // part of the block's one-line label in explain's pictures ("moe 8e top2")
 
   // Fluent helpers so plugin tables read like documentation.
   ParamSpec& describe(std::string text);
@@ -42,6 +43,7 @@ struct ParamSpec {
   ParamSpec& mandatory();
   ParamSpec& names_block(std::string kind);
   ParamSpec& overridable();
+  ParamSpec& labels_block();
 };
 
 namespace param {

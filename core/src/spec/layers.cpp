@@ -101,12 +101,15 @@ ParamBreakdown count_params(const SpecDocument& doc, const Registry& registry, c
   std::int64_t total = out.embedding;
   for (const auto& layer : layers) {
     const std::string tmpl = child_path("layer_templates", layer["template"].get<std::string>());
-    std::int64_t n = add(block_count(doc, registry, BlockKind::Mixer, model, layer["mixer"], child_path(tmpl, "mixer")),
-                         block_count(doc, registry, BlockKind::Ffn, model, layer["ffn"], child_path(tmpl, "ffn")));
+    LayerParams parts;
+    parts.mixer = block_count(doc, registry, BlockKind::Mixer, model, layer["mixer"], child_path(tmpl, "mixer"));
+    parts.ffn = block_count(doc, registry, BlockKind::Ffn, model, layer["ffn"], child_path(tmpl, "ffn"));
     // Parallel residual: one norm feeds both sublayers; otherwise one per sublayer.
     const std::int64_t norms = layer["residual"]["type"] == "parallel" ? 1 : 2;
-    n = add(n, mul(norms, norm_count(layer["norm"], d)));
+    parts.norms = mul(norms, norm_count(layer["norm"], d));
+    const std::int64_t n = add(add(parts.mixer, parts.ffn), parts.norms);
     out.layers.push_back(n);
+    out.layer_parts.push_back(parts);
     total = add(total, n);
   }
   // Pre-norm stacks end with a final norm of the last layer's type; post-norm

@@ -17,6 +17,7 @@
 // out_proj [d, d] + bias.
 
 #include <cstdint>
+#include <vector>
 
 #include "eulerstack/plugin.hpp"
 
@@ -36,6 +37,12 @@ std::int64_t count_hyena(const BlockContext& ctx) {
          + d * d + d;                          // out_proj
 }
 
+// What the module's cache holds (hyena_modules.cpp): each convolution's inputs so far, float32.
+std::vector<eulerstack::DecodeStatePart> hyena_state(const BlockContext& ctx) {
+  const std::int64_t per_token = ctx.param<std::int64_t>("depth") * ctx.model_int("d_model") * 4;
+  return {{"conv_history", per_token, -1, 0}};
+}
+
 void register_blocks(eulerstack::Registrar& registry) {
   eulerstack::MixerDefinition hyena;
   auto& s = hyena.schema;
@@ -45,7 +52,7 @@ void register_blocks(eulerstack::Registrar& registry) {
   // The cache keeps the convolution inputs seen so far, neither a KV cache nor an SSM state.
   s.capabilities = {{"kv_cache", false}, {"ssm_state", false}, {"positional", false}};
   s.params = {
-      param::integer("depth", 2).range(1, 16).describe(
+      param::integer("depth", 2).range(1, 16).labels_block().describe(
           "order of the operator: gated long convolutions applied in turn"),
       param::integer("filter_hidden", 64).range(1, 4096).describe("width of the filter MLP"),
       param::number("filter_decay", 0.0).at_least(0.0).describe(
@@ -54,6 +61,7 @@ void register_blocks(eulerstack::Registrar& registry) {
           "sine/cosine frequencies in the filter MLP's positional features"),
   };
   s.count_params = count_hyena;
+  s.decode_state = hyena_state;
   registry.add(std::move(hyena));
 }
 

@@ -52,6 +52,17 @@ std::int64_t count_attention(const BlockContext& ctx) {
   return total.value();
 }
 
+// The cache keeps rotated keys and values [KV, T, hd] in the model dtype and an
+// int64 position per token; with a window (not nsa) only the newest w - 1.
+std::vector<eulerstack::DecodeStatePart> attention_state(const BlockContext& ctx) {
+  const Count d = ctx.model_int("d_model");
+  const Count kv_width = ctx.model_int("n_kv_heads") * (d / ctx.model_int("n_heads"));
+  const bool windowed = ctx.is_set("window") && ctx.param<std::string>("window_mode") != "nsa";
+  const std::int64_t held = windowed ? ctx.param<std::int64_t>("window") - 1 : -1;
+  return {{"kv_cache", (2 * kv_width * eulerstack::dtype_bytes(ctx.model.at("dtype").get<std::string>())).value(), held, 0},
+          {"positions", 8, held, 0}};
+}
+
 std::vector<BlockIssue> check_attention(const BlockContext& ctx) {
   std::vector<BlockIssue> issues;
   const std::int64_t d = ctx.model_int("d_model");
@@ -92,13 +103,13 @@ void register_blocks(eulerstack::Registrar& registry) {
   s.params = {
       param::boolean("qkv_bias", false).describe("add biases to the query, key and value projections (GPT-2 style)"),
       param::number("attn_drop", 0.0).range(0.0, 1.0).overridable().describe("dropout on the attention probabilities while training"),
-      param::integer("window", std::nullopt).at_least(1).or_null().overridable().describe(
+      param::integer("window", std::nullopt).at_least(1).or_null().overridable().labels_block().describe(
           "sliding window in tokens: each query sees the last `window` keys; null = global attention"),
       param::choice("window_mode", {"standard", "sliding", "dilated", "nsa"}, "standard")
           .describe("mask inside the window: dense (standard/sliding), every k-th key (dilated), or window plus strided distant keys (nsa)"),
       param::integer("window_dilation", std::nullopt).at_least(1).or_null().describe(
           "stride k of the dilated / nsa patterns (default 1 for dilated, 4 for nsa)"),
-      param::integer("latent_dim", std::nullopt).above(0).or_null().describe(
+      param::integer("latent_dim", std::nullopt).above(0).or_null().labels_block().describe(
           "MLA: keys and values are up-projected from one shared latent of this size; null = plain projections"),
   };
   // Upstream's DeepSeek-V4 sparse-attention family (schema keys under `attention:`), not built here.
@@ -106,6 +117,7 @@ void register_blocks(eulerstack::Registrar& registry) {
                          {"attention_sinks", "DeepSeek-V4 per-head learnable attention sinks"}};
   s.count_params = count_attention;
   s.cross_check = check_attention;
+  s.decode_state = attention_state;
   registry.add(std::move(attention));
 }
 

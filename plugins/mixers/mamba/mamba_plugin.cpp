@@ -68,6 +68,19 @@ std::int64_t count_mamba(const BlockContext& ctx) {
       .value();
 }
 
+// The cache: the last d_conv - 1 conv inputs in the model dtype and the SSM
+// state in float32 (mamba2 [h, head_dim, N] = [di, N]; mamba1 [di, N]).
+std::vector<eulerstack::DecodeStatePart> mamba_state(const BlockContext& ctx) {
+  const Count inner = ctx.param<std::int64_t>("expand") * ctx.model_int("d_model");
+  const Count state = ctx.param<std::int64_t>("d_state");
+  const bool mamba2 = ctx.param<std::string>("variant") == "mamba2";
+  const Count conv_channels = mamba2 ? inner + 2 * ctx.param<std::int64_t>("n_groups") * state : inner;
+  const Count history = Count(ctx.param<std::int64_t>("d_conv")) - 1;
+  const std::int64_t dtype = eulerstack::dtype_bytes(ctx.model.at("dtype").get<std::string>());
+  return {{"ssm_state", 0, -1, (inner * state * 4).value()},
+          {"conv_state", 0, -1, (history * conv_channels * dtype).value()}};
+}
+
 std::vector<BlockIssue> check_mamba(const BlockContext& ctx) {
   std::vector<BlockIssue> issues;
   if (ctx.param<std::string>("variant") != "mamba2") return issues;
@@ -98,9 +111,9 @@ void register_blocks(eulerstack::Registrar& registry) {
   s.summary = "selective state-space mixer: Mamba2 (chunked SSD) or Mamba1, O(N) with a fixed-size state";
   s.capabilities = {{"kv_cache", false}, {"ssm_state", true}, {"positional", false}};
   s.params = {
-      param::choice("variant", {"mamba1", "mamba2"}, "mamba2").describe(
+      param::choice("variant", {"mamba1", "mamba2"}, "mamba2").labels_block().describe(
           "mamba2: multi-head SSD with scalar decay per head; mamba1: per-channel selective scan"),
-      param::integer("d_state", 64).range(1, 1024).describe("state size N per head (mamba2) or per channel (mamba1)"),
+      param::integer("d_state", 64).range(1, 1024).labels_block().describe("state size N per head (mamba2) or per channel (mamba1)"),
       param::integer("d_conv", 4).range(1, 64).describe("width of the depthwise causal convolution before the SSM"),
       param::integer("expand", 2).range(1, 16).describe("inner width as a multiple of d_model"),
       param::integer("head_dim", 64).range(1, 4096).describe("mamba2: channels per SSM head (inner width / head_dim heads)"),
@@ -110,6 +123,7 @@ void register_blocks(eulerstack::Registrar& registry) {
   };
   s.count_params = count_mamba;
   s.cross_check = check_mamba;
+  s.decode_state = mamba_state;
   registry.add(std::move(mamba));
 }
 

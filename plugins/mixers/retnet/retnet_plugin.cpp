@@ -39,6 +39,14 @@ std::int64_t count_retnet(const BlockContext& ctx) {
       .value();
 }
 
+// The recurrent state [H, dk, dv] in float32: d * value_factor * d / H values.
+std::vector<eulerstack::DecodeStatePart> retnet_state(const BlockContext& ctx) {
+  const Count d = ctx.model_int("d_model");
+  const Count heads = ctx.model_int("n_heads");
+  const Count value = ctx.param<std::int64_t>("value_factor") * d;
+  return {{"recurrent_state", 0, -1, (heads * (d / heads) * (value / heads) * 4).value()}};
+}
+
 std::vector<BlockIssue> check_retnet(const BlockContext& ctx) {
   std::vector<BlockIssue> issues;
   const std::int64_t head_dim = ctx.model_int("d_model") / ctx.model_int("n_heads");
@@ -60,11 +68,12 @@ void register_blocks(eulerstack::Registrar& registry) {
           "use the chunkwise form for long prefill (parallel inside a chunk, recurrent across chunks)"),
       param::integer("chunk_size", 64).range(1, 65536).describe("chunk length of the chunkwise form"),
       param::boolean("rope", true).describe("rotate queries and keys by position (xPos-style relative position)"),
-      param::integer("value_factor", 1).range(1, 4).describe(
+      param::integer("value_factor", 1).range(1, 4).labels_block().describe(
           "value and gate width as a multiple of d_model (the RetNet paper uses 2)"),
   };
   s.count_params = count_retnet;
   s.cross_check = check_retnet;
+  s.decode_state = retnet_state;
   registry.add(std::move(retnet));
 }
 

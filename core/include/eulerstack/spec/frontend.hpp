@@ -13,9 +13,18 @@
 
 namespace eulerstack::spec {
 
+// One layer's count split by block: the mixer and the FFN each with the blocks
+// they name (routers), and the layer's norms.
+struct LayerParams {
+  std::int64_t mixer = 0;
+  std::int64_t ffn = 0;
+  std::int64_t norms = 0;
+};
+
 struct ParamBreakdown {
   std::int64_t embedding = 0;   // token embedding + positional weights
   std::vector<std::int64_t> layers;
+  std::vector<LayerParams> layer_parts;  // layers[i] = mixer + ffn + norms
   std::int64_t final_norm = 0;
   std::int64_t head = 0;        // 0 when tied
   std::int64_t total = 0;
