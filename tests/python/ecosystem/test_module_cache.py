@@ -1,5 +1,6 @@
 """Exports whose directories share a basename (a/final, b/final, ...) loaded in one process: each is built with
-its own blocks, as a fresh process builds it."""
+its own blocks, from its own Python files, as a fresh process builds it. Each copy's Python files get a marker
+line (as exports by different eulerstack versions differ), so code taken from another export shows."""
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,11 @@ PRESETS = ["llama_style_mini", "mamba2_style_mini", "retnet_style_mini", "mixtra
 def test_exports_sharing_a_basename_each_load_their_own_blocks(user_python, exports, tmp_path):
     dirs = []
     for letter, preset in zip("abcd", PRESETS):
-        shutil.copytree(exports[preset], tmp_path / letter / "final")
-        dirs.append(tmp_path / letter / "final")
+        target = tmp_path / letter / "final"
+        shutil.copytree(exports[preset], target)
+        for source in target.glob("*.py"):
+            source.write_text(source.read_text() + f"\nEXPORT_MARKER = {letter!r}\n")
+        dirs.append(target)
 
     def load(home, *targets):
         r = run_user(user_python, "load_logits.py", home / "out", *targets, home=home, timeout=600, threads=1)
@@ -27,7 +31,8 @@ def test_exports_sharing_a_basename_each_load_their_own_blocks(user_python, expo
         together = pool.submit(load, tmp_path / "together", *dirs)
         alone = [pool.submit(load, tmp_path / f"alone-{i}", d) for i, d in enumerate(dirs)]
         together, alone = together.result(), [f.result() for f in alone]
-    for i, preset in enumerate(PRESETS):
-        blocks = json.loads((together / f"{i}.json").read_text())
-        assert blocks == json.loads((alone[i] / "0.json").read_text()), f"{preset}: built with {blocks}"
+    for i, (letter, preset) in enumerate(zip("abcd", PRESETS)):
+        built = json.loads((together / f"{i}.json").read_text())
+        assert built["markers"] == [letter], f"{preset} in {letter}/final runs the code of {built['markers']}"
+        assert built == json.loads((alone[i] / "0.json").read_text()), f"{preset}: built with {built['blocks']}"
         assert np.abs(np.load(together / f"{i}.npy") - np.load(alone[i] / "0.npy")).max() <= 1e-6, preset
