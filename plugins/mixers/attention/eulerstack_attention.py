@@ -266,8 +266,11 @@ class Attention(nn.Module):
             self.v_proj = _Linear(d, kv_width, bias, std)
         depth = float(max(int(ctx.n_layers), 1))
         self.o_proj = _Linear(q_width, d, False, std / math.sqrt(2.0 * depth))
-        # transformers' tensor parallelism (tp_plan="auto"): heads split over the ranks, o_proj summing them.
-        split = ("q_proj", "k_up_proj", "v_up_proj") if self.latent_dim is not None else ("q_proj", "k_proj", "v_proj")
+        # transformers' tensor parallelism (tp_plan="auto"): heads split over the ranks, o_proj summing them. A
+        # single key/value head (MQA) cannot be split: every rank keeps it whole for its share of the queries.
+        split = ["q_proj"]
+        if kv_heads > 1:
+            split += ["k_up_proj", "v_up_proj"] if self.latent_dim is not None else ["k_proj", "v_proj"]
         self.tensor_parallel_plan = dict({name: "colwise" for name in split}, o_proj="rowwise")
 
     def new_cache(self) -> AttentionCache:
