@@ -619,9 +619,9 @@ class EulerStackModel(EulerStackPreTrainedModel):
     def _tensor_parallel_plan(self) -> dict:
         """transformers' tp_plan for this model, from the blocks' own `tensor_parallel_plan` (submodule -> style).
 
-        transformers matches a rule to every layer (`layers.*.mixer.q_proj`), so a rule is kept only where every
+        transformers matches a rule to every layer (`layers.*.mixer.<name>`), so a rule is kept only where every
         layer that has such a submodule declares the same style for it; the rest stays whole on every rank. A
-        positional scheme that biases the scores per head (ALiBi) keeps the mixers whole: the bias of a rank's
+        positional scheme that biases the scores per head keeps the mixers whole: the bias of a rank's
         share of the heads is not the mixer's to choose."""
         at = torch.zeros(1, dtype=torch.long)
         parts = ("mixer", "ffn") if self.embed_positions.attention_bias(1, at, at) is None else ("ffn",)

@@ -17,7 +17,6 @@ import test_twin_attention as attention_tests  # noqa: E402
 import test_twin_ffn_moe as ffn_tests  # noqa: E402
 import test_twin_mamba as mamba_tests  # noqa: E402
 import test_twin_retnet as retnet_tests  # noqa: E402
-from twin_support import model_section  # noqa: E402
 
 D = 64
 
@@ -85,4 +84,3 @@ def test_the_checks_catch_a_block_that_ignores_the_mask():
 
     with pytest.raises(AssertionError, match=r"Shadowing\._apply"):
         check_module_hygiene(Shadowing())
-    assert model_section()["d_model"] == D

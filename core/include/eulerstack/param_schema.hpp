@@ -29,9 +29,9 @@ struct ParamSpec {
   bool min_exclusive = false;
   std::vector<std::string> choices;    // Enum
   std::vector<ParamSpec> fields;       // Object: the nested parameters
-  std::string refers_to;               // String naming a block of this kind ("router"): core checks it exists
+  std::string refers_to;               // String naming a block of this kind: core checks it exists
   bool per_layer = false;              // may be changed by a schedule group's `override` (never changes the parameter count)
-  bool in_label = false;               // part of the block's one-line label in explain's pictures ("moe 8e top2")
+  bool in_label = false;               // part of the block's one-line label in explain's pictures
 
   // Fluent helpers so plugin tables read like documentation.
   ParamSpec& describe(std::string text);

@@ -19,7 +19,7 @@ Json read_exported_ir(const std::filesystem::path& dir);
 
 // Copies every parameter of `model` from the directory's safetensors files
 // (converting between float32, bfloat16 and float16), and every buffer the
-// files hold (model state such as the MoE router's expert_bias; a buffer they
+// files hold (model state a block registered as a buffer; a buffer they
 // lack, as in exports from before buffers were saved, keeps its initial zeros). Throws Error(IOError):
 // safetensors.invalid for a malformed file, weights.mismatch for a missing or
 // unexpected tensor or a shape or dtype that does not fit. A stored

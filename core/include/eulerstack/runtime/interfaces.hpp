@@ -58,7 +58,7 @@ class PositionalModule : public BlockModule {
   }
   // Additive attention bias (float32) for the given query and key positions:
   // [H, Tq, Tk] for positions [Tq] and [Tk], [B, H, Tq, Tk] when either is
-  // per row ([B, Tq] or [B, Tk]); undefined when the scheme adds none (ALiBi adds one).
+  // per row ([B, Tq] or [B, Tk]); undefined when the scheme adds none.
   virtual at::Tensor attention_bias(std::int64_t heads, const at::Tensor& q_positions, const at::Tensor& k_positions) {
     (void)heads, (void)q_positions, (void)k_positions;
     return {};
