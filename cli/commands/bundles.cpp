@@ -69,7 +69,7 @@ int write_bundle_manifest(Session& session, const ManifestRequest& request) {
   manifest.version = request.version;
   manifest.description = request.description;
   for (const auto& plugin : report.loaded) manifest.plugins.push_back(bundled(plugin, request.dir));
-  write_file_atomically(manifest.file, manifest_json(manifest).dump(2) + "\n");
+  write_file_atomically(manifest.file, manifest_json(manifest).dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
   std::cout << session.text("plugins.manifest_written", {{"file", manifest.file.string()},
                                                         {"name", manifest.name},
                                                         {"version", manifest.version},
@@ -113,7 +113,7 @@ int verify_bundle_dir(Session& session, const fs::path& dir, bool json) {
       files.push_back({{"file", c.file.string()}, {"plugin", c.plugin}, {"ok", !c.problem},
                        {"id", c.problem ? c.problem->id : ""}});
     std::cout << Json{{"bundle", manifest.name}, {"version", manifest.version}, {"manifest", manifest.file.string()},
-                      {"ok", failed == 0}, {"files", files}}.dump(2)
+                      {"ok", failed == 0}, {"files", files}}.dump(2, ' ', false, Json::error_handler_t::replace)
               << "\n";
   } else {
     std::cout << session.text("plugins.verify_header", {{"name", manifest.name}, {"version", manifest.version},

@@ -32,7 +32,7 @@ int run_compile(const Args& args, GlobalOptions globals) {
                 << "\n";
       return kSuccess;
     }
-    const std::string json = r.ir.dump(2) + "\n";
+    const std::string json = r.ir.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
     if (parsed.count("print-config")) {
       std::cout << json;
       return kSuccess;

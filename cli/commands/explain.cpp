@@ -24,7 +24,7 @@ std::string value_text(const Json& v) {
     for (const auto& [k, item] : v.items()) out += (out.size() > 1 ? ", " : "") + k + ": " + value_text(item);
     return out + "}";
   }
-  return v.dump();
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // "mamba {variant: mamba2, d_state: 128, ...}": the set scalar parameters, the
@@ -149,7 +149,7 @@ int run_explain(const Args& args, GlobalOptions globals) {
       session.print(r.diagnostics.errors);
       return kInvalidSpec;
     }
-    if (parsed.count("json")) std::cout << explain_json(r).dump(2) << "\n";
+    if (parsed.count("json")) std::cout << explain_json(r).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     else std::cout << explain_text(session, r);
     return kSuccess;
   } catch (const Error& e) {

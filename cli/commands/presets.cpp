@@ -26,7 +26,7 @@ int run_presets(const Args& args, GlobalOptions globals) {
     if (result.count("json")) {
       Json out = Json::array();
       for (const auto& p : presets) out.push_back({{"name", p.name}, {"file", p.file.string()}, {"summary", p.summary}});
-      std::cout << out.dump(2) << "\n";
+      std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
       return kSuccess;
     }
     std::size_t width = 0;

@@ -50,7 +50,7 @@ int run_schema(const Args& args, GlobalOptions globals) {
         for (const auto& entry : registry.entries(kind)) list.push_back(block_json(entry));
         blocks[to_string(kind)] = list;
       }
-      std::cout << Json{{"schema_version", 1}, {"core", core}, {"blocks", blocks}}.dump(2) << "\n";
+      std::cout << Json{{"schema_version", 1}, {"core", core}, {"blocks", blocks}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
       return kSuccess;
     }
     std::cout << "schema_version: 1\n\n";

@@ -44,7 +44,7 @@ int run_validate(const Args& args, GlobalOptions globals) {
       Json errors = Json::array();
       for (const auto& d : e.diagnostics()) errors.push_back(diagnostic_json(d, session.lang()));
       std::cout << Json{{"file", e.first().where.file}, {"valid", false}, {"failed_stage", 1}, {"errors", errors},
-                        {"warnings", Json::array()}}.dump(2)
+                        {"warnings", Json::array()}}.dump(2, ' ', false, Json::error_handler_t::replace)
                 << "\n";
       return kInvalidSpec;
     }
@@ -59,7 +59,7 @@ int run_validate(const Args& args, GlobalOptions globals) {
         out["params"] = r.params.total;
         out["target_params"] = r.ir["model"]["target_params"];
       }
-      std::cout << out.dump(2) << "\n";
+      std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
       return r.ok() ? kSuccess : kInvalidSpec;
     }
     session.print(diags.errors);

@@ -46,7 +46,7 @@ int test_plugins(const Args& args, GlobalOptions globals) {
       for (const auto& r : results)
         out.push_back({{"kind", to_string(r.kind)}, {"block", r.block}, {"plugin", r.plugin}, {"check", r.check},
                        {"ok", !r.failure}, {"id", r.failure ? r.failure->id : ""}});
-      std::cout << Json{{"ok", failed == 0}, {"checks", out}}.dump(2) << "\n";
+      std::cout << Json{{"ok", failed == 0}, {"checks", out}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     } else {
       for (const auto& r : results) {
         if (r.failure) {
