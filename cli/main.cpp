@@ -33,12 +33,12 @@ void print_help() {
 
 // A command's output that did not reach stdout (a full disk, a closed pipe
 // end) is an I/O error, not a success with the output cut short.
-int with_stdout_checked(int code, const GlobalOptions& globals) {
+int with_stdout_checked(int code, const GlobalOptions& globals, const TerminalSafeStreams& streams) {
   errno = 0;
   std::cout.flush();
   const bool failed = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
   if (!failed) return code;
-  const int error = errno;
+  const int error = streams.stdout_error() ? streams.stdout_error() : errno;
   std::cout.clear();
   const int io_code = report(globals, Error(make_error("IOError", "io.cannot_write",
                                                        {{"path", "standard output"},
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   Args args(argv + 1, argv + argc);
   GlobalOptions globals;
   const int code = run_command_line(args, globals);
-  return with_stdout_checked(code, globals);
+  return with_stdout_checked(code, globals, safe_streams);
 }
 
 namespace {

@@ -37,9 +37,14 @@ struct Removal {
   static inline std::string first_failure;
 
   static int remove_one(const char* path, const struct stat* st, int type, struct FTW*) {
-    int result = 0;
-    if (st->st_dev != device) return 0;  // FTW_MOUNT keeps nftw on the file system; this is a second guard
-    result = (type == FTW_DP || type == FTW_D) ? ::rmdir(path) : ::unlink(path);
+    int result = -1;
+    if (type == FTW_NS) {
+      errno = EACCES;  // not even stat'ed: it stays
+    } else if (st->st_dev != device) {
+      return 0;  // FTW_MOUNT keeps nftw on the file system; this is a second guard
+    } else {
+      result = (type == FTW_DP || type == FTW_D || type == FTW_DNR) ? ::rmdir(path) : ::unlink(path);
+    }
     if (result != 0 && first_error == 0) {
       first_error = errno;
       first_failure = path;

@@ -1,5 +1,6 @@
 #include "terminal_safe_stream.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -22,12 +23,20 @@ int continuation_bytes(unsigned char lead) {
 
 }  // namespace
 
+bool TerminalSafeBuffer::failed(bool ok) {
+  if (!ok && first_error_ == 0) first_error_ = errno ? errno : EIO;
+  return ok;
+}
+
 bool TerminalSafeBuffer::emit(const std::string& text) {
-  return out_->sputn(text.data(), static_cast<std::streamsize>(text.size())) == static_cast<std::streamsize>(text.size());
+  errno = 0;
+  return failed(out_->sputn(text.data(), static_cast<std::streamsize>(text.size())) ==
+                static_cast<std::streamsize>(text.size()));
 }
 
 bool TerminalSafeBuffer::emit_byte(unsigned char c) {
-  return out_->sputc(static_cast<char>(c)) != traits_type::eof();
+  errno = 0;
+  return failed(out_->sputc(static_cast<char>(c)) != traits_type::eof());
 }
 
 bool TerminalSafeBuffer::put(unsigned char c) {
@@ -75,7 +84,8 @@ int TerminalSafeBuffer::sync() {
     after_c2_ = false;
     if (!emit(hex_escape("\\x", 0xC2))) return -1;
   }
-  return out_->pubsync();
+  errno = 0;
+  return failed(out_->pubsync() == 0) ? 0 : -1;
 }
 
 TerminalSafeStreams::TerminalSafeStreams()

@@ -16,6 +16,9 @@ class TerminalSafeBuffer : public std::streambuf {
  public:
   explicit TerminalSafeBuffer(std::streambuf* out) : out_(out) {}
 
+  // errno of the first write that failed; 0 when none did.
+  int first_error() const { return first_error_; }
+
  protected:
   int_type overflow(int_type c) override;
   std::streamsize xsputn(const char* s, std::streamsize n) override;
@@ -26,7 +29,10 @@ class TerminalSafeBuffer : public std::streambuf {
   bool emit(const std::string& text);
   bool emit_byte(unsigned char c);
 
+  bool failed(bool ok);
+
   std::streambuf* out_;
+  int first_error_ = 0;
   int continuation_ = 0;    // UTF-8 continuation bytes still expected
   bool after_c2_ = false;   // a held 0xC2 lead byte: a C1 control may follow
 };
@@ -38,6 +44,8 @@ class TerminalSafeStreams {
   ~TerminalSafeStreams();
   TerminalSafeStreams(const TerminalSafeStreams&) = delete;
   TerminalSafeStreams& operator=(const TerminalSafeStreams&) = delete;
+
+  int stdout_error() const { return cout_safe_.first_error(); }
 
  private:
   std::streambuf* cout_original_;

@@ -192,7 +192,9 @@ std::optional<fs::path> governing_manifest(const fs::path& file, const fs::path&
   fs::path dir = file.parent_path().lexically_normal();
   for (int level = 0; level <= kMaxBundleDepth && !dir.empty(); ++level) {
     std::error_code ec;
-    if (fs::is_regular_file(dir / kBundleManifestName, ec)) return dir / kBundleManifestName;
+    // Anything by that name governs (a FIFO too: reading it refuses the bundle, never skips the check).
+    const auto status = fs::status(dir / kBundleManifestName, ec);
+    if (fs::exists(status) && !fs::is_directory(status)) return dir / kBundleManifestName;
     if (dir == top || dir == dir.parent_path()) break;
     dir = dir.parent_path();
   }

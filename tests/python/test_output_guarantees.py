@@ -83,7 +83,7 @@ def test_validate_json_survives_a_file_name_that_is_not_utf8(tmp_path):
 def test_plugins_json_survives_a_path_and_a_plugin_that_are_not_utf8(tmp_path):
     odd = os.path.join(os.fsencode(tmp_path), b"pl\xffugins")
     os.mkdir(odd)
-    shutil.copy(FIXTURES / "escapes" / "libfixture_escapes.so", odd)
+    shutil.copy(os.fsencode(FIXTURES / "escapes" / "libfixture_escapes.so"), os.path.join(odd, b"libfixture_escapes.so"))
     r = subprocess.run([os.fsencode(EXE), b"--plugin-dir", odd, b"plugins", b"--json"], capture_output=True,
                        env=clean_env(), timeout=120)
     assert r.returncode == 0, r.stderr
