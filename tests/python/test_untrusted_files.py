@@ -184,3 +184,10 @@ def test_a_module_library_swapped_after_the_bundle_check_never_runs(cli, tmp_pat
     assert r.returncode == 3, r.stderr
     assert f"{bundle / 'libfixture_swapping.modules.so'} does not match its bundle manifest" in r.stderr
     assert not marker.exists(), "the swapped library ran its initialisers"
+
+
+def test_a_fifo_among_the_presets_does_not_block_the_listing(tmp_path):
+    os.mkfifo(tmp_path / "trap.yml")
+    r = run("presets", "list", "--json", env=clean_env(EULERSTACK_PRESET_PATH=tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "trap" in [p["name"] for p in json.loads(r.stdout)]
