@@ -141,13 +141,18 @@ BundleManifest read_manifest(const fs::path& file) {
   if (!parsed) throw Error(bad_manifest(file, "not JSON: " + why));
   const Json& json = *parsed;
   if (!json.is_object()) throw Error(bad_manifest(file, "not a JSON object"));
-  if (json.value("format", 0) != kBundleManifestFormat)
+  // Typed before converting: a float like 1e64 is no int (found by fuzz_bundle_manifest).
+  const auto format = json.find("format");
+  if (format == json.end() || !format->is_number_integer() || format->get<std::int64_t>() != kBundleManifestFormat)
     throw Error(bad_manifest(file, fmt::format("'format' must be {}", kBundleManifestFormat)));
   BundleManifest manifest;
   manifest.file = file;
   manifest.name = required_string(json, "name", file, "the bundle");
   manifest.version = required_string(json, "version", file, "the bundle");
-  manifest.description = json.value("description", "");
+  if (const auto description = json.find("description"); description != json.end()) {
+    if (!description->is_string()) throw Error(bad_manifest(file, "'description' must be a string"));
+    manifest.description = description->get<std::string>();
+  }
   auto plugins = json.find("plugins");
   if (plugins == json.end() || !plugins->is_array()) throw Error(bad_manifest(file, "'plugins' must be a list"));
   std::set<std::string> seen;

@@ -191,3 +191,16 @@ def test_a_fifo_among_the_presets_does_not_block_the_listing(tmp_path):
     r = run("presets", "list", "--json", env=clean_env(EULERSTACK_PRESET_PATH=tmp_path))
     assert r.returncode == 0, r.stderr
     assert "trap" in [p["name"] for p in json.loads(r.stdout)]
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ('"format": 1.2e64', "'format' must be 1"),  # once a float-to-int conversion out of range (fuzz_bundle_manifest)
+    ('"format": 1, "description": 5', "'description' must be a string"),  # once an internal error, exit 5
+])
+def test_a_manifest_field_of_the_wrong_type_is_a_bad_manifest(tmp_path, fields, reason):
+    bundle = bundle_with_good_plugin(tmp_path)
+    (bundle / "bundle.json").write_text('{' + fields + ', "name": "b", "version": "1", "plugins": []}')
+    r = run("--plugin-dir", bundle, "plugins", "--json")
+    assert r.returncode == 3, r.stderr
+    [failure] = json.loads(r.stdout)["failures"]
+    assert failure["id"] == "bundle.bad_manifest" and reason in failure["message"], failure
