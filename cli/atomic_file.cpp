@@ -10,6 +10,9 @@
 #include <string>
 
 #include "eulerstack/diagnostics.hpp"
+#include "eulerstack/stop_signals.hpp"
+#include "hidden_sibling.hpp"
+#include "publish.hpp"
 
 namespace fs = std::filesystem;
 
@@ -68,42 +71,23 @@ void write_new_file(const fs::path& path, std::string_view content) {
   file.close();
 }
 
-// SIGINT and SIGTERM wait until the temporary file is renamed or removed, so
-// they never leave it behind; their default action then ends the process.
-class SignalsDeferred {
- public:
-  SignalsDeferred() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, &previous_);
-  }
-  ~SignalsDeferred() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  SignalsDeferred(const SignalsDeferred&) = delete;
-  SignalsDeferred& operator=(const SignalsDeferred&) = delete;
-
- private:
-  sigset_t previous_;
-};
-
 void write_file_atomically(const fs::path& target, std::string_view content) {
-  SignalsDeferred deferred;
+  StopDeferred deferred;  // a stop signal takes effect once the temporary file is renamed or removed
   std::error_code ec;
   const auto status = fs::symlink_status(target, ec);
   if (fs::is_symlink(status)) cannot_write(target, "it is a symbolic link; name the file itself");
   if (fs::is_directory(status)) cannot_write(target, "it is a directory");
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    cannot_write(target, "it is not a regular file (a FIFO, a device or a socket); name a new file or a regular one");
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec)) cannot_write(target, "the directory " + dir.string() + " does not exist");
   // mkstemp creates the file exclusively with a fresh name: nothing planted beside the target is written through.
-  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  std::string temp = hidden_sibling_template(target, "tmp");
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) cannot_write(target, std::strerror(errno));
   struct stat existing {};
-  const mode_t mode = fs::is_regular_file(status) && ::stat(target.c_str(), &existing) == 0
-                          ? existing.st_mode & 07777
-                          : 0666 & ~current_umask();
+  const bool replacing = fs::is_regular_file(status) && ::stat(target.c_str(), &existing) == 0;
+  const mode_t mode = replacing ? existing.st_mode & 07777 : 0666 & ~current_umask();
   try {
     if (::fchmod(fd, mode) != 0) cannot_write(target, std::strerror(errno));
     write_all(fd, content.data(), content.size(), target);
@@ -118,10 +102,11 @@ void write_file_atomically(const fs::path& target, std::string_view content) {
     ::unlink(temp.c_str());
     cannot_write(target, std::strerror(error));
   }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    const int error = errno;
+  try {
+    publish_file(temp, target, replacing);
+  } catch (...) {
     ::unlink(temp.c_str());
-    cannot_write(target, std::strerror(error));
+    throw;
   }
 }
 

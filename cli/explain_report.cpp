@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "eulerstack/json_text.hpp"
 #include "spec_loader.hpp"
 
 namespace eulerstack::cli {
@@ -23,7 +24,7 @@ std::string value_text(const Json& v) {
     for (const auto& [k, item] : v.items()) out += (out.size() > 1 ? ", " : "") + k + ": " + value_text(item);
     return out + "}";
   }
-  return v.dump();
+  return json_text(v);
 }
 
 // "mamba {variant: mamba2, d_state: 128, ...}": the set scalar parameters, the

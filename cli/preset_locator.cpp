@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <set>
+#include <sstream>
 
+#include "eulerstack/checked_file.hpp"
+#include "eulerstack/diagnostics.hpp"
 #include "eulerstack/plugin_host.hpp"
 
 namespace fs = std::filesystem;
@@ -12,8 +14,14 @@ namespace fs = std::filesystem;
 namespace eulerstack::cli {
 namespace {
 
+// A preset's leading comment; like any spec, at most 8 MiB of a regular file (EULERSTACK_PRESET_PATH is anyone's).
 std::string header_summary(const fs::path& file) {
-  std::ifstream in(file);
+  std::istringstream in;
+  try {
+    in.str(read_checked_file(file, 8u << 20));
+  } catch (const Error&) {
+    return {};  // listed without a summary; reading it as a spec reports why
+  }
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("#", 0) != 0) break;

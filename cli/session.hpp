@@ -25,8 +25,13 @@ class Session {
   const std::string& lang() const { return lang_; }
   const GlobalOptions& options() const { return options_; }
 
-  // Loads plugins on first use; failures are recorded in the report, not thrown.
+  // Loads plugins on first use; failures are recorded in the report, not
+  // thrown, and printed as warnings unless the command lists them itself.
   Registry& registry();
+  void list_failures_myself() { warn_about_failures_ = false; }
+
+  // The plugin search path, without loading anything.
+  std::vector<SearchDir> search_path() const;
 
   // A catalog message in the session's language.
   std::string text(const std::string& id, const MessageArgs& args = {}) const;
@@ -38,7 +43,10 @@ class Session {
  private:
   GlobalOptions options_;
   std::string lang_;
+  std::vector<Diagnostic> failure_warnings(const LoadReport& report) const;
+
   std::unique_ptr<Registry> registry_;
+  bool warn_about_failures_ = true;
 };
 
 }  // namespace eulerstack::cli

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) into
 # build-fuzz/: fuzz_spec (a spec's bytes through the front end), fuzz_exported_ir
-# (config.json as `run --model` reads it), fuzz_safetensors (the header reader).
+# (config.json as `run --model` reads it), fuzz_safetensors (the header reader),
+# fuzz_bundle_manifest (bundle.json), fuzz_tokens (a tokens file; links LibTorch).
 # Needs clang (Debian: clang-14) and a configured build/ for the generated headers.
 #   bench/fuzz/build.sh [BUILD_DIR]        (default: build, the regular build)
 set -euo pipefail
@@ -11,6 +12,7 @@ out=$root/build-fuzz
 cxx=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14)}
 python=${PYTHON:-$root/.venv/bin/python}
 torch_include=$("$python" "$root/scripts/find_torch.py" | sed -n 's/^include=//p')
+torch_lib=$("$python" "$root/scripts/find_torch.py" | sed -n 's/^libdir=//p')
 mkdir -p "$out/obj"
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -D_GLIBCXX_USE_CXX11_ABI=1 -DBOOST_DLL_USE_STD_FS -DBOOST_ALL_NO_LIB
@@ -34,8 +36,12 @@ for name in "${!plugins[@]}"; do  # each descriptor's alias renamed, so all six 
   compile "$root/plugins/${plugins[$name]}" "$out/obj/plugin_$name.o" -Deulerstack_plugin=eulerstack_plugin_$name
 done
 compile "$root/bench/fuzz/builtin_registry.cpp" "$out/obj/builtin_registry.o"
-for target in fuzz_spec fuzz_exported_ir fuzz_safetensors; do
+for target in fuzz_spec fuzz_exported_ir fuzz_safetensors fuzz_bundle_manifest; do
   "$cxx" "${flags[@]}" -fsanitize=fuzzer "$root/bench/fuzz/$target.cpp" "${objects[@]}" \
     -lyaml-cpp -lfmt -lcrypto -ldl -o "$out/$target"
 done
-echo "built: $out/fuzz_spec $out/fuzz_exported_ir $out/fuzz_safetensors"
+# The token parser fills a tensor: it links LibTorch (not instrumented; the parser is).
+compile "$root/cli/torch/token_ids.cpp" "$out/obj/cli_token_ids.o"
+"$cxx" "${flags[@]}" -fsanitize=fuzzer "$root/bench/fuzz/fuzz_tokens.cpp" "${objects[@]}" \
+  -lyaml-cpp -lfmt -lcrypto -ldl -L"$torch_lib" -Wl,-rpath,"$torch_lib" -ltorch_cpu -lc10 -o "$out/fuzz_tokens"
+echo "built: $out/fuzz_spec $out/fuzz_exported_ir $out/fuzz_safetensors $out/fuzz_bundle_manifest $out/fuzz_tokens"

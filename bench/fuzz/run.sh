@@ -4,14 +4,14 @@
 # build/cli/eulerstack exists) configs and weights exported from the mini presets.
 # Findings go to build-fuzz/findings/TARGET/; the grown corpus stays in build-fuzz/corpus/TARGET/
 # (FUZZ_WORK=DIR puts both under DIR instead). Exits 1 when a target found something.
-#   bench/fuzz/run.sh SECONDS [fuzz_spec|fuzz_exported_ir|fuzz_safetensors]...
+#   bench/fuzz/run.sh SECONDS [fuzz_spec|fuzz_exported_ir|fuzz_safetensors|fuzz_bundle_manifest|fuzz_tokens]...
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
 work=${FUZZ_WORK:-$out}
 seconds=${1:?usage: run.sh SECONDS [TARGET...]}
 shift
-targets=("${@:-fuzz_spec fuzz_exported_ir fuzz_safetensors}")
+targets=("${@:-fuzz_spec fuzz_exported_ir fuzz_safetensors fuzz_bundle_manifest fuzz_tokens}")
 read -r -a targets <<<"${targets[*]}"
 exe=$root/build/cli/eulerstack
 
@@ -22,6 +22,12 @@ seed() {  # TARGET DIR
     fuzz_spec)
       cp "$root"/presets/*.yml "$dir"/
       for f in "$root"/tests/specs/*/*.yml; do cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"; done ;;
+    fuzz_bundle_manifest)
+      for f in "$root"/build/plugins/bundle.json "$root"/tests/fuzz_seeds/bundle_manifest/*.json; do
+        [[ -f $f ]] && cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"
+      done ;;
+    fuzz_tokens)
+      for f in "$root"/tests/fuzz_seeds/tokens/*; do cp "$f" "$dir"/; done ;;
     fuzz_exported_ir | fuzz_safetensors)
       [[ -x $exe ]] || return 0
       for preset in gpt2_style_mini mixtral_style_moe_mini jamba_style_mini retnet_style_mini; do

@@ -7,6 +7,7 @@
 
 #include "../atomic_file.hpp"
 #include "../exit_codes.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/plugin_host.hpp"
 
 namespace fs = std::filesystem;
@@ -69,7 +70,7 @@ int write_bundle_manifest(Session& session, const ManifestRequest& request) {
   manifest.version = request.version;
   manifest.description = request.description;
   for (const auto& plugin : report.loaded) manifest.plugins.push_back(bundled(plugin, request.dir));
-  write_file_atomically(manifest.file, manifest_json(manifest).dump(2) + "\n");
+  write_file_atomically(manifest.file, json_text(manifest_json(manifest), 2) + "\n");
   std::cout << session.text("plugins.manifest_written", {{"file", manifest.file.string()},
                                                         {"name", manifest.name},
                                                         {"version", manifest.version},
@@ -112,8 +113,8 @@ int verify_bundle_dir(Session& session, const fs::path& dir, bool json) {
     for (const auto& c : checks)
       files.push_back({{"file", c.file.string()}, {"plugin", c.plugin}, {"ok", !c.problem},
                        {"id", c.problem ? c.problem->id : ""}});
-    std::cout << Json{{"bundle", manifest.name}, {"version", manifest.version}, {"manifest", manifest.file.string()},
-                      {"ok", failed == 0}, {"files", files}}.dump(2)
+    std::cout << json_text(Json{{"bundle", manifest.name}, {"version", manifest.version}, {"manifest", manifest.file.string()},
+                      {"ok", failed == 0}, {"files", files}}, 2)
               << "\n";
   } else {
     std::cout << session.text("plugins.verify_header", {{"name", manifest.name}, {"version", manifest.version},

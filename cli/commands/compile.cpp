@@ -7,6 +7,7 @@
 #include "../compile_options.hpp"
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
+#include "eulerstack/json_text.hpp"
 
 namespace eulerstack::cli {
 
@@ -32,7 +33,7 @@ int run_compile(const Args& args, GlobalOptions globals) {
                 << "\n";
       return kSuccess;
     }
-    const std::string json = r.ir.dump(2) + "\n";
+    const std::string json = json_text(r.ir, 2) + "\n";
     if (parsed.count("print-config")) {
       std::cout << json;
       return kSuccess;

@@ -14,6 +14,7 @@
 #include "../picture/mermaid.hpp"
 #include "../spec_loader.hpp"
 #include "../picture/architecture_svg.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/messages.hpp"
 
 namespace eulerstack::cli {
@@ -94,7 +95,7 @@ int run_explain(const Args& args, GlobalOptions globals) {
       }
     }
     const std::string content =
-        parsed.count("json") ? explain_json(r).dump(2) + "\n"
+        parsed.count("json") ? json_text(explain_json(r), 2) + "\n"
                              : render(session, format, r, other ? &other->result : nullptr);
     if (parsed.count("output")) {
       const std::string target = parsed["output"].as<std::string>();

@@ -14,6 +14,7 @@
 #include "bundles.hpp"
 #include "../command.hpp"
 #include "../exit_codes.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/messages.hpp"
 #include "eulerstack/suggest.hpp"
 
@@ -27,9 +28,9 @@ Json failure_json(const PluginFailure& failure) {
               {"message", message_text("en", failure.diagnostic.id, "msg", failure.diagnostic.args)}};
 }
 
-Json search_path_json(const LoadReport& report) {
+Json search_path_json(const std::vector<SearchDir>& search_path) {
   Json dirs = Json::array();
-  for (const auto& d : report.search_path) dirs.push_back({{"dir", d.dir.string()}, {"origin", d.origin}});
+  for (const auto& d : search_path) dirs.push_back({{"dir", d.dir.string()}, {"origin", d.origin}});
   return dirs;
 }
 
@@ -50,12 +51,12 @@ Json listing_json(const Registry& registry) {
   for (const auto& s : report.shadowed)
     shadowed.push_back({{"name", s.name}, {"file", s.file.string()}, {"shadowed_by", s.winner.string()}});
   return {{"plugins", plugins}, {"bundles", bundles_json(find_bundles(report.search_path))},
-          {"failures", failures}, {"shadowed", shadowed}, {"search_path", search_path_json(report)}};
+          {"failures", failures}, {"shadowed", shadowed}, {"search_path", search_path_json(report.search_path)}};
 }
 
-void print_search_path(const Session& session, const LoadReport& report) {
+void print_search_path(const Session& session, const std::vector<SearchDir>& search_path) {
   std::cout << session.text("plugins.search_path_header") << "\n";
-  for (const auto& d : report.search_path) std::cout << "  " << d.dir.string() << " (" << d.origin << ")\n";
+  for (const auto& d : search_path) std::cout << "  " << d.dir.string() << " (" << d.origin << ")\n";
 }
 
 void print_listing(Session& session, const Registry& registry) {
@@ -77,7 +78,7 @@ void print_listing(Session& session, const Registry& registry) {
                 << "\n";
   }
   print_bundles(session, find_bundles(report.search_path));
-  print_search_path(session, report);
+  print_search_path(session, report.search_path);
   if (!report.failures.empty()) {
     std::cerr << session.text("plugins.failed_header", {{"count", std::to_string(report.failures.size())}}) << "\n";
     for (const auto& f : report.failures) session.print(f.diagnostic);
@@ -120,7 +121,7 @@ int print_info(Session& session, const std::string& name, bool json) {
   if (json) {
     Json out = Json::array();
     for (const auto& b : blocks) out.push_back(block_json(b));
-    std::cout << (plugin ? Json{{"plugin", plugin->name}, {"version", plugin->version}, {"blocks", out}} : out).dump(2)
+    std::cout << json_text(plugin ? Json{{"plugin", plugin->name}, {"version", plugin->version}, {"blocks", out}} : out, 2)
               << "\n";
     return kSuccess;
   }
@@ -175,6 +176,7 @@ int run_plugins(const Args& args, GlobalOptions globals) {
   try {
     if (!parse_command_line(options, args, globals, result)) return kSuccess;
     Session session(globals);
+    session.list_failures_myself();  // the listing says which failed and why
     const bool json = result.count("json") > 0;
     if (result.count("action")) {
       const auto action = result["action"].as<std::vector<std::string>>();
@@ -185,13 +187,14 @@ int run_plugins(const Args& args, GlobalOptions globals) {
       }
       return run_action(session, action, result);
     }
-    const Registry& registry = session.registry();
-    if (result.count("paths")) {
-      if (json) std::cout << search_path_json(registry.report()).dump(2) << "\n";
-      else print_search_path(session, registry.report());
+    if (result.count("paths")) {  // the path alone: no plugin is loaded (nor run) for it
+      const auto path = session.search_path();
+      if (json) std::cout << json_text(search_path_json(path), 2) << "\n";
+      else print_search_path(session, path);
       return kSuccess;
     }
-    if (json) std::cout << listing_json(registry).dump(2) << "\n";
+    const Registry& registry = session.registry();
+    if (json) std::cout << json_text(listing_json(registry), 2) << "\n";
     else print_listing(session, registry);
     return registry.report().failures.empty() ? kSuccess : kPluginError;
   } catch (const Error& e) {

@@ -7,6 +7,7 @@
 #include "../command.hpp"
 #include "../exit_codes.hpp"
 #include "../preset_locator.hpp"
+#include "eulerstack/json_text.hpp"
 
 namespace eulerstack::cli {
 
@@ -26,7 +27,7 @@ int run_presets(const Args& args, GlobalOptions globals) {
     if (result.count("json")) {
       Json out = Json::array();
       for (const auto& p : presets) out.push_back({{"name", p.name}, {"file", p.file.string()}, {"summary", p.summary}});
-      std::cout << out.dump(2) << "\n";
+      std::cout << json_text(out, 2) << "\n";
       return kSuccess;
     }
     std::size_t width = 0;

@@ -5,6 +5,7 @@
 #include "../block_printer.hpp"
 #include "../command.hpp"
 #include "../exit_codes.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/spec/core_schema.hpp"
 
 namespace eulerstack::cli {
@@ -50,7 +51,7 @@ int run_schema(const Args& args, GlobalOptions globals) {
         for (const auto& entry : registry.entries(kind)) list.push_back(block_json(entry));
         blocks[to_string(kind)] = list;
       }
-      std::cout << Json{{"schema_version", 1}, {"core", core}, {"blocks", blocks}}.dump(2) << "\n";
+      std::cout << json_text(Json{{"schema_version", 1}, {"core", core}, {"blocks", blocks}}, 2) << "\n";
       return kSuccess;
     }
     std::cout << "schema_version: 1\n\n";

@@ -7,6 +7,7 @@
 #include "../command.hpp"
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
+#include "eulerstack/json_text.hpp"
 
 namespace eulerstack::cli {
 namespace {
@@ -43,8 +44,8 @@ int run_validate(const Args& args, GlobalOptions globals) {
       if (!parsed.count("json") || e.first().category != "ValidationError") throw;
       Json errors = Json::array();
       for (const auto& d : e.diagnostics()) errors.push_back(diagnostic_json(d, session.lang()));
-      std::cout << Json{{"file", e.first().where.file}, {"valid", false}, {"failed_stage", 1}, {"errors", errors},
-                        {"warnings", Json::array()}}.dump(2)
+      std::cout << json_text(Json{{"file", e.first().where.file}, {"valid", false}, {"failed_stage", 1}, {"errors", errors},
+                        {"warnings", Json::array()}}, 2)
                 << "\n";
       return kInvalidSpec;
     }
@@ -59,7 +60,7 @@ int run_validate(const Args& args, GlobalOptions globals) {
         out["params"] = r.params.total;
         out["target_params"] = r.ir["model"]["target_params"];
       }
-      std::cout << out.dump(2) << "\n";
+      std::cout << json_text(out, 2) << "\n";
       return r.ok() ? kSuccess : kInvalidSpec;
     }
     session.print(diags.errors);

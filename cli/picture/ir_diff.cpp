@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "eulerstack/json_text.hpp"
+
 namespace eulerstack::cli::picture {
 namespace {
 
@@ -11,7 +13,7 @@ void flatten(const Json& value, const std::string& path, std::vector<std::pair<s
   } else if (value.is_array() && !value.empty()) {
     for (std::size_t i = 0; i < value.size(); ++i) flatten(value[i], path + "[" + std::to_string(i) + "]", out);
   } else {
-    out.emplace_back(path, value.dump());
+    out.emplace_back(path, json_text(value));
   }
 }
 

@@ -5,13 +5,15 @@
 
 #include <fmt/format.h>
 
+#include "eulerstack/json_text.hpp"
+
 namespace eulerstack::cli::picture {
 namespace {
 
 std::string value_text(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_float()) return fmt::format("{}", v.get<double>());
-  return v.dump();
+  return json_text(v);
 }
 
 const BlockSchema* schema_for(const Registry& registry, BlockKind kind, const std::string& type) {

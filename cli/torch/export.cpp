@@ -61,7 +61,10 @@ int export_model(const Args& args, GlobalOptions globals) {
                                                   {"rate", figures.rate},
                                                   {"eta", std::to_string(figures.eta_seconds)}});
         });
-    dir.publish();
+    if (auto leftover = dir.publish()) {
+      leftover->severity = Severity::Warning;
+      session.print(*leftover);
+    }
 
     const std::string path = parsed["output-dir"].as<std::string>();
     std::cout << session.text("export.saved", {{"path", path}}) << "\n"

@@ -1,10 +1,12 @@
 #include "hf_files.hpp"
 
-#include <fstream>
 #include <sstream>
 
 #include "../atomic_file.hpp"
+#include "eulerstack/bundle.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/diagnostics.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/plugin_host.hpp"
 #include "eulerstack/runtime/model.hpp"
 #include "eulerstack/version.hpp"
@@ -21,12 +23,20 @@ fs::path core_python_dir() {
   return EULERSTACK_SOURCE_PYTHON_DIR;
 }
 
+// A Python module is a few hundred kB at most.
+constexpr std::uint64_t kMaxPythonFileBytes = 16u << 20;
+
+// Copies the bytes read once; with a manifest's checksum, those very bytes are checked.
 void copy_python_file(const fs::path& from, const fs::path& to) {
-  std::ifstream in(from, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) throw Error(make_error("IOError", "io.cannot_read", {{"path", from.string()}}));
-  write_new_file(to, text.str());
+  const std::string text = read_checked_file(from, kMaxPythonFileBytes);
+  if (const LoadCheck* check = bundle_check_for(from)) {
+    const std::string actual = sha256_of_bytes(text);
+    if (actual != check->sha256)
+      throw Error(make_error("PluginError", "plugin.checksum_mismatch",
+                             {{"path", from.string()}, {"manifest", check->manifest.string()}, {"plugin", check->plugin},
+                              {"expected", check->sha256}, {"actual", actual}}));
+  }
+  write_new_file(to, text);
 }
 
 const PluginRecord& plugin_named(const Registry& registry, const std::string& name) {
@@ -69,7 +79,7 @@ Json generation_config() {
   return {{"_from_model_config", true}, {"do_sample", false}, {"use_cache", true}};
 }
 
-void write_json(const fs::path& file, const Json& json) { write_new_file(file, json.dump(2) + "\n"); }
+void write_json(const fs::path& file, const Json& json) { write_new_file(file, json_text(json, 2) + "\n"); }
 
 std::vector<std::string> write_python_files(const Registry& registry, const Json& ir, const fs::path& dir) {
   std::vector<std::string> written;

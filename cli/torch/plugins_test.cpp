@@ -9,6 +9,7 @@
 
 #include "../command.hpp"
 #include "../exit_codes.hpp"
+#include "eulerstack/json_text.hpp"
 #include "eulerstack/testing/conformance.hpp"
 #include "guarded_command.hpp"
 
@@ -46,7 +47,7 @@ int test_plugins(const Args& args, GlobalOptions globals) {
       for (const auto& r : results)
         out.push_back({{"kind", to_string(r.kind)}, {"block", r.block}, {"plugin", r.plugin}, {"check", r.check},
                        {"ok", !r.failure}, {"id", r.failure ? r.failure->id : ""}});
-      std::cout << Json{{"ok", failed == 0}, {"checks", out}}.dump(2) << "\n";
+      std::cout << json_text(Json{{"ok", failed == 0}, {"checks", out}}, 2) << "\n";
     } else {
       for (const auto& r : results) {
         if (r.failure) {

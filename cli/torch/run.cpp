@@ -18,6 +18,7 @@
 #include "../exit_codes.hpp"
 #include "../spec_loader.hpp"
 #include "guarded_command.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/runtime/checkpoint.hpp"
 #include "eulerstack/runtime/model.hpp"
 #include "npy.hpp"
@@ -26,6 +27,9 @@
 
 namespace eulerstack::cli {
 namespace {
+
+// Token ids as text: 64 MiB holds millions of ids, far more than any context.
+constexpr std::uint64_t kMaxTokensFileBytes = 64u << 20;
 
 std::string join(const at::Tensor& ids) {
   std::string out;
@@ -50,10 +54,8 @@ TokenRows read_tokens(const cxxopts::ParseResult& parsed, std::int64_t vocab) {
   if (parsed.count("tokens")) {
     text = parsed["tokens"].as<std::string>();
   } else {
-    const auto path = parsed["tokens-file"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", path}, {"reason", "cannot open the file"}}));
-    text.assign(std::istreambuf_iterator<char>(in), {});
+    // Bounded like every input: a pipe is fine, /dev/zero is refused at the limit.
+    text = read_checked_file(parsed["tokens-file"].as<std::string>(), kMaxTokensFileBytes, FileKind::StreamAllowed);
   }
   return parse_token_ids(text, vocab);
 }

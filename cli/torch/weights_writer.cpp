@@ -95,11 +95,13 @@ std::uint64_t parse_size(const std::string& text) {
   std::string unit = text.substr(used);
   for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   auto it = units.find(unit);
-  if (number <= 0 || !std::isfinite(number) || it == units.end())
+  // Less than a byte would give one shard per tensor; 2^63 bytes and more do not fit the count.
+  const double bytes = it == units.end() ? -1 : number * it->second;
+  if (number <= 0 || !std::isfinite(bytes) || bytes < 1 || bytes >= 9.2e18)
     throw Error(make_error("UsageError", "cli.usage",
-                           {{"reason", "--max-shard-size '" + text + "' is not a size like 50GB, 500MB or 2GiB"},
+                           {{"reason", "--max-shard-size '" + text + "' is not a size like 50GB, 500MB or 2GiB (1 byte to 9.2 EB)"},
                             {"command", "compile"}}));
-  return static_cast<std::uint64_t>(number * it->second);
+  return static_cast<std::uint64_t>(bytes);
 }
 
 WrittenWeights write_weights(torch::nn::Module& model, std::uint64_t seed, const fs::path& dir,

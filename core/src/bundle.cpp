@@ -4,13 +4,14 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "eulerstack/bounded_json.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/plugin_host.hpp"
 
 namespace fs = std::filesystem;
@@ -19,6 +20,11 @@ namespace eulerstack {
 namespace {
 
 constexpr int kMaxBundleDepth = 3;  // as deep as the plugin scanner looks
+// A manifest lists a few files per plugin: 1 MiB holds thousands of plugins.
+constexpr std::uint64_t kMaxManifestBytes = 1u << 20;
+constexpr std::size_t kMaxManifestDepth = 8;
+// Plugin libraries and twins are hashed whole, however large.
+constexpr std::uint64_t kAnySize = ~std::uint64_t{0};
 
 Diagnostic bad_manifest(const fs::path& file, std::string reason) {
   return make_error("PluginError", "bundle.bad_manifest", {{"file", file.string()}, {"reason", std::move(reason)}});
@@ -74,39 +80,79 @@ std::optional<Diagnostic> check_file(const BundleManifest& manifest, const Bundl
 }  // namespace
 
 std::string sha256_of_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  auto cannot_read = [&](const char* reason) {
-    return Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}, {"reason", reason}}));
-  };
-  if (!in) throw cannot_read("cannot open the file");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw cannot_read("SHA-256 is unavailable");
-  std::array<char, 1 << 16> buffer;
-  while (in) {
-    in.read(buffer.data(), buffer.size());
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  CheckedFile in(file, kAnySize);
+  return sha256_of_open_file(in);
+}
+
+namespace {
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      throw std::runtime_error("SHA-256 is unavailable (OpenSSL)");
   }
-  if (in.bad()) throw cannot_read("read error");
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), &length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
+  void add(const void* data, std::size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
+  std::string hex() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length);
+    std::string out;
+    for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+}  // namespace
+
+std::string sha256_of_bytes(std::string_view bytes) {
+  Sha256 sha;
+  sha.add(bytes.data(), bytes.size());
+  return sha.hex();
+}
+
+std::string sha256_of_open_file(const CheckedFile& file) {
+  Sha256 sha;
+  std::array<char, 1 << 16> buffer;
+  // pread from offset 0: the descriptor stays usable for loading what was hashed.
+  for (std::uint64_t offset = 0; offset < file.size();) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), file.size() - offset));
+    file.read_at(offset, buffer.data(), n);
+    sha.add(buffer.data(), n);
+    offset += n;
+  }
+  return sha.hex();
 }
 
 BundleManifest read_manifest(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw Error(bad_manifest(file, "cannot open the file"));
-  Json json = Json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) throw Error(bad_manifest(file, "not a JSON object"));
-  if (json.value("format", 0) != kBundleManifestFormat)
+  std::string text;
+  try {
+    text = read_checked_file(file, kMaxManifestBytes);
+  } catch (const Error& e) {
+    Diagnostic refused = e.first();  // not a regular file, or over the limit: no plugin of the bundle loads
+    refused.category = "PluginError";
+    throw Error(std::move(refused));
+  }
+  std::string why;
+  auto parsed = parse_bounded_json(text, kMaxManifestDepth, why);
+  if (!parsed) throw Error(bad_manifest(file, "not JSON: " + why));
+  const Json& json = *parsed;
+  if (!json.is_object()) throw Error(bad_manifest(file, "not a JSON object"));
+  // Typed before converting: a float like 1e64 is no int (found by fuzz_bundle_manifest).
+  const auto format = json.find("format");
+  if (format == json.end() || !format->is_number_integer() || format->get<std::int64_t>() != kBundleManifestFormat)
     throw Error(bad_manifest(file, fmt::format("'format' must be {}", kBundleManifestFormat)));
   BundleManifest manifest;
   manifest.file = file;
   manifest.name = required_string(json, "name", file, "the bundle");
   manifest.version = required_string(json, "version", file, "the bundle");
-  manifest.description = json.value("description", "");
+  if (const auto description = json.find("description"); description != json.end()) {
+    if (!description->is_string()) throw Error(bad_manifest(file, "'description' must be a string"));
+    manifest.description = description->get<std::string>();
+  }
   auto plugins = json.find("plugins");
   if (plugins == json.end() || !plugins->is_array()) throw Error(bad_manifest(file, "'plugins' must be a list"));
   std::set<std::string> seen;
@@ -151,7 +197,9 @@ std::optional<fs::path> governing_manifest(const fs::path& file, const fs::path&
   fs::path dir = file.parent_path().lexically_normal();
   for (int level = 0; level <= kMaxBundleDepth && !dir.empty(); ++level) {
     std::error_code ec;
-    if (fs::is_regular_file(dir / kBundleManifestName, ec)) return dir / kBundleManifestName;
+    // Anything by that name governs (a FIFO too: reading it refuses the bundle, never skips the check).
+    const auto status = fs::status(dir / kBundleManifestName, ec);
+    if (fs::exists(status) && !fs::is_directory(status)) return dir / kBundleManifestName;
     if (dir == top || dir == dir.parent_path()) break;
     dir = dir.parent_path();
   }

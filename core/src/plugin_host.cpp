@@ -1,6 +1,9 @@
 #include "eulerstack/plugin_host.hpp"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,6 +16,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "eulerstack/bundle.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/plugin.hpp"
 
 namespace fs = std::filesystem;
@@ -28,6 +32,12 @@ constexpr int kMaxBundleDepth = 3;  // plugins/<bundle>/<group>/lib.so
 std::vector<boost::dll::shared_library>& open_libraries() {
   static auto* libraries = new std::vector<boost::dll::shared_library>();
   return *libraries;
+}
+
+// The checks of the files a loaded plugin uses later (module library, twin), by path.
+std::map<fs::path, LoadCheck>& load_checks() {
+  static auto* checks = new std::map<fs::path, LoadCheck>();
+  return *checks;
 }
 
 void split_path_list(const char* value, const std::string& origin, std::vector<SearchDir>& out) {
@@ -61,9 +71,12 @@ struct ReadManifest {
 
 // Why a plugin file must not be opened, according to the bundle manifest that
 // governs it; nothing when it is in no bundle or matches its manifest. Checked
-// before dlopen: a changed library must not run its initialisers.
+// before dlopen: a changed library must not run its initialisers. `governing`
+// is set to the manifest when there is one.
 std::optional<Diagnostic> bundle_problem(const fs::path& file, const fs::path& root,
-                                         std::map<fs::path, ReadManifest>& manifests) {
+                                         std::map<fs::path, ReadManifest>& manifests,
+                                         const BundleManifest*& governing) {
+  governing = nullptr;
   const auto manifest_file = governing_manifest(file, root);
   if (!manifest_file) return std::nullopt;
   auto it = manifests.find(*manifest_file);
@@ -77,6 +90,7 @@ std::optional<Diagnostic> bundle_problem(const fs::path& file, const fs::path& r
     it = manifests.emplace(*manifest_file, std::move(read)).first;
   }
   if (!it->second.manifest) return it->second.error;
+  governing = &*it->second.manifest;
   auto problems = check_bundled_plugin(*it->second.manifest, file);
   if (problems.empty()) return std::nullopt;
   return problems.front();
@@ -125,20 +139,87 @@ std::vector<fs::path> plugin_files_in(const fs::path& dir) {
   return files;
 }
 
-void* open_alias(const fs::path& file, const char* symbol) {
+namespace {
+
+constexpr std::uint64_t kAnyLibrarySize = ~std::uint64_t{0};
+
+// The name dlopen is given: the checked descriptor itself where /proc shows
+// it, so that the bytes that run are the bytes that were hashed.
+std::string loadable_name(const fs::path& file, const CheckedFile* checked) {
+  if (!checked) return file.string();
+  const std::string by_descriptor = "/proc/self/fd/" + std::to_string(checked->fd());
+  struct stat seen {};
+  return ::stat(by_descriptor.c_str(), &seen) == 0 ? by_descriptor : file.string();
+}
+
+// The address the alias variable `symbol` holds, once it is known to be a
+// pointer-sized data object pointing into the same library: a library that
+// exports a null or foreign entry is a load error, never a jump to it.
+void* alias_target(void* handle, const fs::path& file, const char* symbol) {
+  dlerror();
+  void* variable = dlsym(handle, symbol);
+  if (!variable) throw Error(plugin_error("plugin.missing_entry", {{"file", file.string()}, {"symbol", symbol}}));
+  Dl_info where {};
+  void* symbol_entry = nullptr;
+  const bool found = dladdr1(variable, &where, &symbol_entry, RTLD_DL_SYMENT) != 0;
+  const auto* entry_symbol = static_cast<const ElfW(Sym)*>(symbol_entry);
+  if (!found || !entry_symbol || ELF64_ST_TYPE(entry_symbol->st_info) != STT_OBJECT || entry_symbol->st_size != sizeof(void*))
+    throw Error(plugin_error("plugin.bad_entry", {{"file", file.string()}, {"symbol", symbol}}));
+  void* target = *static_cast<void**>(variable);
+  Dl_info target_where {};
+  if (!target || dladdr(target, &target_where) == 0 || target_where.dli_fbase != where.dli_fbase)
+    throw Error(plugin_error("plugin.bad_entry", {{"file", file.string()}, {"symbol", symbol}}));
+  return target;
+}
+
+}  // namespace
+
+const LoadCheck* bundle_check_for(const fs::path& file) {
+  auto it = load_checks().find(file.lexically_normal());
+  return it == load_checks().end() ? nullptr : &it->second;
+}
+
+bool lies_in_library_of(const void* address, const void* entry) {
+  Dl_info a {}, b {};
+  return address && dladdr(address, &a) != 0 && dladdr(entry, &b) != 0 && a.dli_fbase == b.dli_fbase;
+}
+
+void* open_alias(const fs::path& file, const char* symbol, const LoadCheck* check) {
+  std::optional<CheckedFile> checked;
+  if (check) {
+    try {
+      checked.emplace(file, kAnyLibrarySize);
+    } catch (const Error&) {
+      throw Error(plugin_error("plugin.bundle_file_missing", {{"path", file.string()}, {"manifest", check->manifest.string()},
+                                                              {"plugin", check->plugin}}));
+    }
+    const std::string actual = sha256_of_open_file(*checked);
+    if (actual != check->sha256)
+      throw Error(plugin_error("plugin.checksum_mismatch", {{"path", file.string()}, {"manifest", check->manifest.string()},
+                                                            {"plugin", check->plugin}, {"expected", check->sha256},
+                                                            {"actual", actual}}));
+  }
+  const std::string name = loadable_name(file, checked ? &*checked : nullptr);
   // A first dlopen of our own keeps dlerror()'s text, which Boost.DLL drops.
   const int mode = RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE;
-  void* probe = dlopen(file.c_str(), mode);
+  void* probe = dlopen(name.c_str(), mode);
   if (!probe) {
     const char* reason = dlerror();
     throw Error(plugin_error("plugin.not_loadable", {{"file", file.string()}, {"reason", reason ? reason : "dlopen failed"}}));
   }
-  boost::dll::shared_library library(file, static_cast<boost::dll::load_mode::type>(mode));
-  dlclose(probe);
-  const bool has_entry = library.has(symbol);
-  void* entry = has_entry ? library.get<void*>(symbol) : nullptr;
+  boost::dll::shared_library library(name, static_cast<boost::dll::load_mode::type>(mode));
   open_libraries().push_back(std::move(library));
-  if (!has_entry) throw Error(plugin_error("plugin.missing_entry", {{"file", file.string()}, {"symbol", symbol}}));
+  // The loader knows the library by that name: the descriptor stays open for
+  // the life of the process, so that no later library is opened under it.
+  if (checked && name != file.string()) checked->release();
+  void* entry = nullptr;
+  try {
+    entry = alias_target(probe, file, symbol);
+  } catch (...) {
+    dlclose(probe);
+    throw;
+  }
+  dlclose(probe);
   return entry;
 }
 
@@ -156,17 +237,36 @@ void require_compatible(std::uint32_t abi_version, const BuildStamp& stamp, cons
                                                        {"host_build", describe(host)}}));
 }
 
-const PluginRecord* load_plugin_file(Registry& registry, const fs::path& file) {
+namespace {
+
+// The manifest's listing of a plugin file, as a check to make when it is loaded.
+std::optional<LoadCheck> listed_check(const BundleManifest* manifest, const fs::path& file) {
+  if (!manifest) return std::nullopt;
+  const fs::path wanted = file.lexically_normal();
+  for (const auto& plugin : manifest->plugins)
+    for (const auto& listed : plugin.files)
+      if ((manifest->dir() / listed.path).lexically_normal() == wanted)
+        return LoadCheck{listed.sha256, manifest->file, plugin.name};
+  return std::nullopt;
+}
+
+}  // namespace
+
+const PluginRecord* load_plugin_file(Registry& registry, const fs::path& file, const BundleManifest* manifest) {
   const PluginDescriptor* descriptor = nullptr;
+  const auto check = listed_check(manifest, file);
   try {
-    auto* entry = reinterpret_cast<PluginEntry*>(open_alias(file, EULERSTACK_PLUGIN_ENTRY_NAME));
+    void* entry_address = open_alias(file, EULERSTACK_PLUGIN_ENTRY_NAME, check ? &*check : nullptr);
+    auto* entry = reinterpret_cast<PluginEntry*>(entry_address);
     try {
       descriptor = entry();
     } catch (...) {
     }
-    if (!descriptor)
+    if (!descriptor || !lies_in_library_of(descriptor, entry_address))
       throw Error(plugin_error("plugin.no_descriptor", {{"symbol", EULERSTACK_PLUGIN_ENTRY_NAME}}));
-    require_compatible(descriptor->abi_version, descriptor->stamp, safe(descriptor->name));
+    // Only the two fields that never move are read before they are checked.
+    require_compatible(descriptor->abi_version, descriptor->stamp,
+                       descriptor->abi_version == kPluginAbiVersion ? safe(descriptor->name) : "");
   } catch (const Error& e) {
     fail(registry, file, e.first());
     return nullptr;
@@ -178,6 +278,8 @@ const PluginRecord* load_plugin_file(Registry& registry, const fs::path& file) {
     record.modules_file = file.parent_path() / descriptor->modules_library;
   if (descriptor->python_module && *descriptor->python_module)
     record.python_file = file.parent_path() / descriptor->python_module;
+  for (const auto& used_later : {record.modules_file, record.python_file})
+    if (auto listed = listed_check(manifest, used_later)) load_checks()[used_later.lexically_normal()] = *listed;
   if (record.name.empty() || !descriptor->register_blocks) {
     fail(registry, file, plugin_error("plugin.incomplete_descriptor"));
     return nullptr;
@@ -219,11 +321,12 @@ void load_plugins(Registry& registry, const std::vector<SearchDir>& search_path)
     }
     std::map<fs::path, ReadManifest> manifests;  // read once per search directory
     for (const auto& file : plugin_files_in(entry.dir)) {
-      if (auto problem = bundle_problem(file, entry.dir, manifests)) {
+      const BundleManifest* manifest = nullptr;
+      if (auto problem = bundle_problem(file, entry.dir, manifests, manifest)) {
         fail(registry, file, std::move(*problem));
         continue;
       }
-      load_plugin_file(registry, file);
+      load_plugin_file(registry, file, manifest);
     }
   }
 }

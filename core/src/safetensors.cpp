@@ -1,11 +1,12 @@
 #include "eulerstack/safetensors.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <limits>
 #include <map>
 
 #include "eulerstack/bounded_json.hpp"
 #include "eulerstack/checked_count.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/diagnostics.hpp"
 
 namespace eulerstack::safetensors {
@@ -60,14 +61,15 @@ std::string frame(std::vector<TensorEntry>& entries, const Json& metadata) {
   return out + json;
 }
 
+// A weights file may be as large as the disk; what is read of it is bounded by the header limit.
+constexpr std::uint64_t kAnySize = std::numeric_limits<std::uint64_t>::max();
+
 Header read_header(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
-  std::error_code ec;
-  const std::uint64_t file_size = std::filesystem::file_size(file, ec);
-  if (ec || file_size < 8) throw invalid(file, "the file is shorter than the 8-byte header length");
+  CheckedFile in(file, kAnySize);
+  const std::uint64_t file_size = in.size();
+  if (file_size < 8) throw invalid(file, "the file is shorter than the 8-byte header length");
   unsigned char length_bytes[8];
-  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  in.read_at(0, length_bytes, 8);
   std::uint64_t length = 0;
   for (int i = 7; i >= 0; --i) length = (length << 8) | length_bytes[i];
   if (length > kMaxHeaderBytes)
@@ -76,7 +78,7 @@ Header read_header(const std::filesystem::path& file) {
     throw invalid(file, "the header claims " + std::to_string(length) + " bytes but the file has " +
                             std::to_string(file_size - 8) + " after the length");
   std::string text(length, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(length));
+  in.read_at(8, text.data(), text.size());
 
   Header header;
   header.data_start = 8 + length;
@@ -143,10 +145,9 @@ Header read_header(const std::filesystem::path& file) {
 }
 
 void read_tensor(const std::filesystem::path& file, const Header& header, const TensorEntry& entry, void* out) {
-  std::ifstream in(file, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(header.data_start + entry.begin));
-  in.read(static_cast<char*>(out), static_cast<std::streamsize>(entry.end - entry.begin));
-  if (!in) throw invalid(file, "tensor '" + entry.name + "' could not be read");
+  CheckedFile in(file, kAnySize);
+  if (in.size() < header.data_start + entry.end) throw invalid(file, "tensor '" + entry.name + "' could not be read");
+  in.read_at(header.data_start + entry.begin, out, static_cast<std::size_t>(entry.end - entry.begin));
 }
 
 }  // namespace eulerstack::safetensors

@@ -103,7 +103,7 @@ def test_threads_option(cli):
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
     assert one.stdout.splitlines()[0] == two.stdout.splitlines()[0]
     bad = cli("run", "--preset", "llama_style_mini", "--tokens", "1 2 3", "--threads", "0")
-    assert bad.returncode == 2 and "--threads needs N >= 1" in bad.stderr
+    assert bad.returncode == 2 and "--threads needs 1 <= N <= 1024" in bad.stderr
 
 
 def run_rows(cli, tmp_path, preset, tokens, name):

@@ -31,5 +31,5 @@ def test_thread_count_leaves_the_bytes_and_the_values_unchanged(cli, tmp_path):
 def test_threads_must_be_positive(cli, tmp_path):
     r = cli("compile", "--preset", "gpt2_style_mini", "--output-dir", tmp_path / "out", "--threads", "0")
     assert r.returncode == 2
-    assert "--threads needs N >= 1" in r.stderr
+    assert "--threads needs 1 <= N <= 1024" in r.stderr
     assert not (tmp_path / "out").exists()

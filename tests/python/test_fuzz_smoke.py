@@ -8,7 +8,7 @@ import sys
 
 from conftest import BUILD, ROOT
 
-TARGETS = ("fuzz_spec", "fuzz_exported_ir", "fuzz_safetensors")
+TARGETS = ("fuzz_spec", "fuzz_exported_ir", "fuzz_safetensors", "fuzz_bundle_manifest", "fuzz_tokens")
 
 
 def test_each_fuzz_target_runs_clean_for_a_few_seconds(tmp_path):

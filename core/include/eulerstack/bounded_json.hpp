@@ -1,8 +1,10 @@
 #pragma once
 // JSON from files eulerstack did not necessarily write (an exported model's
-// config.json, a safetensors header): parsed with a nesting limit, so a
-// hostile file cannot make later recursive walks (copies, dumps, comparisons)
-// overflow the stack. Torch-free.
+// config.json and index, a safetensors header, a bundle manifest): parsed in
+// time and memory linear in its size, with the limits checked as it streams.
+// A nesting limit keeps later recursive walks (copies, dumps, comparisons)
+// off the stack's end; a key twice in one object is refused (which one would
+// count is a guess). Torch-free.
 
 #include <cstddef>
 #include <optional>
@@ -13,7 +15,8 @@
 
 namespace eulerstack {
 
-// The parsed value, or nullopt with `why` set: not JSON, or nested deeper than max_depth.
+// The parsed value, or nullopt with `why` set: not JSON, nested deeper than
+// max_depth, or a key repeated within one object.
 std::optional<Json> parse_bounded_json(std::string_view text, std::size_t max_depth, std::string& why);
 
 }  // namespace eulerstack

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eulerstack/diagnostics.hpp"
@@ -40,10 +41,18 @@ struct BundleManifest {
   std::filesystem::path dir() const { return file.parent_path(); }
 };
 
-// SHA-256 of a file's bytes, lowercase hex (OpenSSL). Throws Error(IOError, io.cannot_read).
-std::string sha256_of_file(const std::filesystem::path& file);
+class CheckedFile;
 
-// Throws Error(PluginError, bundle.bad_manifest) naming what is wrong.
+// SHA-256 of a file's bytes, lowercase hex (OpenSSL). Throws Error(IOError):
+// a regular file only (checked_file.hpp).
+std::string sha256_of_file(const std::filesystem::path& file);
+// The same of an opened file, read by offset: what was hashed can then be
+// loaded from the same descriptor.
+std::string sha256_of_open_file(const CheckedFile& file);
+std::string sha256_of_bytes(std::string_view bytes);
+
+// Throws Error(PluginError, bundle.bad_manifest) naming what is wrong; a
+// manifest that is not a regular file or is over 1 MiB is refused unread.
 BundleManifest read_manifest(const std::filesystem::path& file);
 Json manifest_json(const BundleManifest& manifest);
 

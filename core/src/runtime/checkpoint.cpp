@@ -1,6 +1,5 @@
 #include "eulerstack/runtime/checkpoint.hpp"
 
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -8,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "eulerstack/bounded_json.hpp"
+#include "eulerstack/checked_file.hpp"
 #include "eulerstack/diagnostics.hpp"
 #include "eulerstack/safetensors.hpp"
 
@@ -26,18 +26,7 @@ constexpr std::size_t kMaxJsonDepth = 64;
 
 // A JSON file of the model directory, read within bounds; nullopt with `why` when it is not usable JSON.
 std::optional<Json> read_json_file(const fs::path& file, std::string& why) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  std::ifstream in(file, std::ios::binary);
-  if (!in || ec) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
-  if (size > kMaxJsonBytes) {
-    why = "it is " + std::to_string(size) + " bytes, more than the " + std::to_string(kMaxJsonBytes) + "-byte limit";
-    return std::nullopt;
-  }
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  return parse_bounded_json(text, kMaxJsonDepth, why);
+  return parse_bounded_json(read_checked_file(file, kMaxJsonBytes), kMaxJsonDepth, why);
 }
 
 at::ScalarType scalar_type_of(const std::string& dtype) {
@@ -98,8 +87,6 @@ void with_hf_fields(Json& ir, const Json& config) {
 
 Json read_exported_ir(const fs::path& dir) {
   const fs::path file = dir / "config.json";
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) throw Error(make_error("IOError", "io.cannot_read", {{"path", file.string()}}));
   std::string why;
   auto parsed = read_json_file(file, why);
   if (!parsed) throw mismatch(file, "config.json is not usable JSON: " + why);

@@ -46,11 +46,15 @@ const ModuleRegistrar& ModuleCatalog::modules_of(const std::string& plugin) cons
 
   const auto& file = record->modules_file;
   try {
-    auto* entry = reinterpret_cast<ModulesEntry*>(open_alias(file, EULERSTACK_PLUGIN_MODULES_ENTRY_NAME));
+    // Checked against the bundle manifest as it is opened, not only at start-up.
+    void* entry_address = open_alias(file, EULERSTACK_PLUGIN_MODULES_ENTRY_NAME, bundle_check_for(file));
+    auto* entry = reinterpret_cast<ModulesEntry*>(entry_address);
     const ModulesDescriptor* descriptor = entry();
-    if (!descriptor || !descriptor->register_modules)
+    if (!descriptor || !lies_in_library_of(descriptor, entry_address))
       throw plugin_error("plugin.no_descriptor", {{"symbol", EULERSTACK_PLUGIN_MODULES_ENTRY_NAME}});
-    require_compatible(descriptor->abi_version, descriptor->stamp, plugin);
+    require_compatible(descriptor->abi_version, descriptor->stamp, plugin);  // before any other field is read
+    if (!descriptor->register_modules)
+      throw plugin_error("plugin.no_descriptor", {{"symbol", EULERSTACK_PLUGIN_MODULES_ENTRY_NAME}});
     const std::string completes = descriptor->plugin ? descriptor->plugin : "";
     if (completes != plugin)
       throw plugin_error("plugin.modules_wrong_plugin", {{"plugin", plugin}, {"other", completes}});

@@ -279,7 +279,8 @@ SpecDocument parse_spec(std::string_view text, std::string file, const LoadLimit
   doc.file = std::move(file);
   check_spec_input(text, doc.file, limits);
   YAML::Node node;
-  const std::string source(text);
+  // YAML breaks lines at CR LF, LF or a lone CR; yaml-cpp knows only the first two.
+  const std::string source = with_lf_line_breaks(text);
   try {
     node = YAML::Load(source);
   } catch (const YAML::Exception& e) {

@@ -51,6 +51,8 @@ CompileResult compile_spec(SpecDocument doc, const Registry& registry) {
     result.params = count_params(doc, registry, spec, layers);
   } catch (const Error& e) {
     result.diagnostics.errors = e.diagnostics();
+    for (auto& d : result.diagnostics.errors)
+      if (d.where.file.empty()) d.where.file = doc.file;  // a total has no one place in the file, but a file
     result.failed_stage = 2;
     return result;
   }

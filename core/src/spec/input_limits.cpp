@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "eulerstack/checked_file.hpp"
 #include <yaml-cpp/anchor.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -228,38 +230,77 @@ class InputBudget final : public YAML::EventHandler {
   std::unordered_set<YAML::anchor_t> open_anchors_;
 };
 
+// Notes where a document after the first begins; its content is not looked at.
+class SecondDocument final : public YAML::EventHandler {
+ public:
+  explicit SecondDocument(const std::string& file) : file_(file) {}
+
+  // Refused as soon as it begins: what follows may not even parse.
+  void OnDocumentStart(const YAML::Mark& mark) override { fail("spec.multiple_documents", {}, location(file_, mark)); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  const std::string& file_;
+};
+
 }  // namespace
 
 std::string read_spec_bytes(const std::filesystem::path& path, const LoadLimits& limits) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(make_error("IOError", "io.is_directory", {{"path", path.string()}}));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(make_error("IOError", "io.cannot_read", {{"path", path.string()}}));
-  const auto size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : 0;
   auto too_large = [&](std::uintmax_t bytes) {
     fail("spec.too_large", {{"bytes", std::to_string(bytes)}, {"limit", std::to_string(limits.max_bytes)}},
          {path.string(), 0, 0});
   };
-  if (!ec && size > limits.max_bytes) too_large(size);  // before reading any of it
-  std::string text(limits.max_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) throw Error(make_error("IOError", "io.cannot_read", {{"path", path.string()}}));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > limits.max_bytes) too_large(text.size());  // grew, or a pipe or device
+  // A spec may come from a pipe or a device the user names; it is read bounded all the same.
+  std::optional<CheckedFile> in;
+  try {
+    in.emplace(path, limits.max_bytes, FileKind::StreamAllowed);
+  } catch (const Error& e) {
+    if (e.first().id == "io.file_too_large") too_large(std::stoull(e.first().args.at("bytes")));  // before reading any of it
+    throw;
+  }
+  bool more = false;
+  std::string text = in->read_up_to(limits.max_bytes, more);
+  if (more) too_large(text.size() + 1);  // grew, or a pipe or device
   return text;
 }
 
-void check_spec_input(std::string_view text, const std::string& file, const LoadLimits& limits) {
-  if (text.size() > limits.max_bytes)
-    fail("spec.too_large", {{"bytes", std::to_string(text.size())}, {"limit", std::to_string(limits.max_bytes)}},
+std::string with_lf_line_breaks(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\r') {
+      out += text[i];
+    } else if (i + 1 >= text.size() || text[i + 1] != '\n') {
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+void check_spec_input(std::string_view raw, const std::string& file, const LoadLimits& limits) {
+  if (raw.size() > limits.max_bytes)
+    fail("spec.too_large", {{"bytes", std::to_string(raw.size())}, {"limit", std::to_string(limits.max_bytes)}},
          {file, 0, 0});
+  const std::string text = with_lf_line_breaks(raw);
   check_characters(text, file);
-  std::istringstream stream{std::string(text)};
+  std::istringstream stream{text};
   InputBudget budget(file, limits);
   try {
     YAML::Parser parser(stream);
-    parser.HandleNextDocument(budget);  // the tree holds the first document only, as YAML::Load
+    parser.HandleNextDocument(budget);
+    // YAML::Load would keep the first document and drop the rest unread.
+    SecondDocument second(file);
+    parser.HandleNextDocument(second);
   } catch (const YAML::DeepRecursion& e) {
     fail("spec.too_deep", {{"limit", std::to_string(limits.max_depth)}}, location(file, e.mark));
   } catch (const YAML::Exception&) {

@@ -20,8 +20,12 @@ std::string read_spec_bytes(const std::filesystem::path& path, const LoadLimits&
 
 // Throws Error (ValidationError) with the location: spec.too_large, spec.not_utf8,
 // spec.control_character, spec.scalar_too_long, spec.too_many_nodes,
-// spec.too_large_expanded, spec.too_deep. YAML syntax errors are left to the
+// spec.too_large_expanded, spec.too_deep, spec.multiple_documents (a spec is
+// one YAML document, as PyYAML's safe_load requires). YAML syntax errors are left to the
 // parser that builds the tree, which meets them within the same bounds.
 void check_spec_input(std::string_view text, const std::string& file, const LoadLimits& limits);
+
+// `text` with every CR LF and every lone CR as LF (lines counted alike).
+std::string with_lf_line_breaks(std::string_view text);
 
 }  // namespace eulerstack::spec
