@@ -30,7 +30,7 @@ LoadedSpec load_and_compile(Session& session, const std::string& name,
                             std::optional<spec::SpecDocument>* keep_document = nullptr);
 
 // An error from building or running a block names the block's spec path
-// (argument `yaml_path`, see core/src/runtime/block_site.hpp); this gives such
+// (argument `yaml_path`, see core/runtime/src/block_site.hpp); this gives such
 // diagnostics the file:line:column of that path in `spec`.
 Error located_in_spec(const Error& error, const spec::SpecDocument& spec);
 

@@ -7,7 +7,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 REPO = Path(__file__).resolve().parent.parent
-CORE_FILES = ("configuration_eulerstack.py", "modeling_eulerstack.py")
+CORE_FILES = ("configuration_eulerstack.py", "modeling_eulerstack.py", "eulerstack_sdk.py")
 
 
 def plugin_twins(repo: Path):
@@ -26,7 +26,7 @@ class BuildWithModelingCode(build_py):
         target = Path(self.build_lib) / "eulerstack" / "hf"
         target.mkdir(parents=True, exist_ok=True)
         for name in CORE_FILES:
-            self.copy_file(str(REPO / "core" / "python" / name), str(target / name))
+            self.copy_file(str(REPO / "core" / "hf_python" / name), str(target / name))
         twins = plugin_twins(REPO)
         for stem, path in twins.items():
             self.copy_file(str(path), str(target / f"{stem}.py"))

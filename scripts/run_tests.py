@@ -38,12 +38,19 @@ def run_meson():
     return passed, failed
 
 
+def plugin_test_folders():
+    """Each built-in plugin's tests/ folder (build/plugins/builtin_plugins.json, the one list)."""
+    with open(os.path.join(BUILD, "plugins", "builtin_plugins.json"), encoding="utf-8") as f:
+        folders = [os.path.join(p["folder"], "tests") for p in json.load(f)["plugins"]]
+    return [f for f in folders if any(n.endswith(".py") for n in os.listdir(os.path.join(ROOT, f)))]
+
+
 def run_pytest():
     report = os.path.join(BUILD, "pytest-report.xml")
     if os.path.exists(report):
         os.remove(report)
     env = dict(os.environ, EULERSTACK_BUILD=BUILD)
-    code = subprocess.run([os.path.join(VENV_BIN, "python"), "-m", "pytest", "-q", "tests/python",
+    code = subprocess.run([os.path.join(VENV_BIN, "python"), "-m", "pytest", "-q", "tests/python", *plugin_test_folders(),
                            f"--junitxml={report}"], cwd=ROOT, env=env).returncode
     if not os.path.exists(report):
         return 0, 1  # pytest itself failed to run

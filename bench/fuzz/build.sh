@@ -17,7 +17,8 @@ mkdir -p "$out/obj"
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -D_GLIBCXX_USE_CXX11_ABI=1 -DBOOST_DLL_USE_STD_FS -DBOOST_ALL_NO_LIB
        -DEULERSTACK_INSTALLED_PLUGIN_DIR='"../lib/eulerstack/plugins"' -DEULERSTACK_BUILD_TREE_PLUGIN_DIR='"../plugins"'
-       -I"$root/core/include" -I"$build/core" -I"$build/core/include" -idirafter "$torch_include")
+       -I"$root/core/sdk/include" -I"$root/core/torch_free/include" -I"$build/core/sdk/include"
+       -I"$build/core/torch_free" -idirafter "$torch_include")
 objects=()
 compile() {  # SOURCE OBJECT [EXTRA FLAGS...]
   local src=$1 obj=$2; shift 2
@@ -26,16 +27,22 @@ compile() {  # SOURCE OBJECT [EXTRA FLAGS...]
   fi
   objects+=("$obj")
 }
-for src in "$root"/core/src/*.cpp "$root"/core/src/spec/*.cpp; do
+for src in "$root"/core/torch_free/src/*.cpp "$root"/core/torch_free/src/spec/*.cpp; do
   compile "$src" "$out/obj/$(basename "$(dirname "$src")")_$(basename "$src" .cpp).o"
 done
-declare -A plugins=([attention]=mixers/attention/attention_plugin.cpp [mamba]=mixers/mamba/mamba_plugin.cpp
-                    [retnet]=mixers/retnet/retnet_plugin.cpp [ffn]=ffn/ffn_plugin.cpp [moe]=moe/moe_plugin.cpp
-                    [positional]=positional/positional_plugin.cpp)
-for name in "${!plugins[@]}"; do  # each descriptor's alias renamed, so all six link into one binary
-  compile "$root/plugins/${plugins[$name]}" "$out/obj/plugin_$name.o" -Deulerstack_plugin=eulerstack_plugin_$name
-done
-compile "$root/bench/fuzz/builtin_registry.cpp" "$out/obj/builtin_registry.o"
+# The built-in plugins (build/plugins/builtin_plugins.json, the one list): each descriptor and its
+# compiled messages, with the alias and the messages' namespace renamed so all of them link into one binary.
+registered=()
+while read -r name descriptor; do
+  renamed=(-Deulerstack_plugin=eulerstack_plugin_$name -Deulerstack_plugin_build=eulerstack_plugin_build_$name)
+  compile "$root/$descriptor" "$out/obj/plugin_$name.o" "${renamed[@]}" -DEULERSTACK_PLUGIN_NAME="\"$name\"" \
+    -DEULERSTACK_PLUGIN_VERSION='"fuzz"' -DEULERSTACK_PLUGIN_BUNDLE='"builtin"' \
+    -DEULERSTACK_PLUGIN_MODULES_LIBRARY='""' -DEULERSTACK_PLUGIN_PYTHON_MODULE='""'
+  compile "$build/plugins/eulerstack_${name}_catalogs.cpp" "$out/obj/plugin_${name}_catalogs.o" "${renamed[@]}"
+  registered+=("X($name)")
+done < <("$python" -c 'import json, sys
+for p in json.load(open(sys.argv[1]))["plugins"]: print(p["name"], p["descriptor"])' "$build/plugins/builtin_plugins.json")
+compile "$root/bench/fuzz/builtin_registry.cpp" "$out/obj/builtin_registry.o" -DEULERSTACK_FUZZ_PLUGINS="${registered[*]}"
 for target in fuzz_spec fuzz_exported_ir fuzz_safetensors fuzz_bundle_manifest; do
   "$cxx" "${flags[@]}" -fsanitize=fuzzer "$root/bench/fuzz/$target.cpp" "${objects[@]}" \
     -lyaml-cpp -lfmt -lcrypto -ldl -o "$out/$target"

@@ -1,24 +1,26 @@
 #include "builtin_registry.hpp"
 
+#include "eulerstack/messages.hpp"
 #include "eulerstack/plugin.hpp"
 
-extern "C" const void* eulerstack_plugin_attention;
-extern "C" const void* eulerstack_plugin_mamba;
-extern "C" const void* eulerstack_plugin_retnet;
-extern "C" const void* eulerstack_plugin_ffn;
-extern "C" const void* eulerstack_plugin_moe;
-extern "C" const void* eulerstack_plugin_positional;
+// EULERSTACK_FUZZ_PLUGINS is "X(attention) X(mamba) ...", from build/plugins/builtin_plugins.json (build.sh).
+#define X(name) extern "C" const void* eulerstack_plugin_##name;
+EULERSTACK_FUZZ_PLUGINS
+#undef X
 
 namespace eulerstack::fuzz {
 
 const Registry& builtin_registry() {
   static Registry* registry = [] {
     auto* r = new Registry();
-    for (const void* alias : {eulerstack_plugin_attention, eulerstack_plugin_mamba, eulerstack_plugin_retnet,
-                              eulerstack_plugin_ffn, eulerstack_plugin_moe, eulerstack_plugin_positional}) {
+#define X(name) eulerstack_plugin_##name,
+    for (const void* alias : {EULERSTACK_FUZZ_PLUGINS}) {
+#undef X
       const PluginDescriptor* d = reinterpret_cast<PluginEntry*>(const_cast<void*>(alias))();
       Registrar staged;
       d->register_blocks(staged);
+      std::string why;
+      if (auto messages = parse_plugin_messages(d->name, d->catalogs, d->catalog_count, why)) add_plugin_messages(*messages);
       r->commit({d->name, d->version, d->bundle, d->description, {}, {}, {}, "in-process"}, std::move(staged));
     }
     return r;

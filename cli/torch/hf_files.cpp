@@ -84,7 +84,7 @@ void write_json(const fs::path& file, const Json& json) { write_new_file(file, j
 std::vector<std::string> write_python_files(const Registry& registry, const Json& ir, const fs::path& dir) {
   std::vector<std::string> written;
   const fs::path core = core_python_dir();
-  for (const char* name : {"configuration_eulerstack.py", "modeling_eulerstack.py"}) {
+  for (const char* name : {"configuration_eulerstack.py", "modeling_eulerstack.py", "eulerstack_sdk.py"}) {
     copy_python_file(core / name, dir / name);
     written.push_back(name);
   }

@@ -1,15 +1,37 @@
-// The LibTorch half of the ffn plugin (libeulerstack_ffn.modules.so).
+// The LibTorch half of the ffn plugin (libeulerstack_ffn.modules.so): mlp and
+// gated_mlp are the SDK's FeedForward (eulerstack/runtime/feed_forward.hpp)
+// with hidden width mlp_ratio * d_model; a padding token needs nothing, each
+// token is computed on its own.
 
+#include "eulerstack/runtime/feed_forward.hpp"
 #include "eulerstack/runtime/module_catalog.hpp"
-#include "modules.hpp"
 
 namespace {
 
+using eulerstack::FeedForward;
+using eulerstack::FfnInput;
+using eulerstack::FfnOutput;
+using eulerstack::ModuleContext;
+
+class DenseFfn final : public eulerstack::FfnModule {
+ public:
+  DenseFfn(const ModuleContext& context, bool gated)
+      : net_(*this,
+             {context.block.model_int("d_model"), context.block.model_int("mlp_ratio") * context.block.model_int("d_model"),
+              gated, context.block.param<bool>("bias"), context.block.param<std::string>("activation")},
+             context) {}
+
+  FfnOutput forward(const at::Tensor& x, const FfnInput&) override { return {net_.forward(x), {}}; }
+
+ private:
+  FeedForward net_;
+};
+
 void register_modules(eulerstack::ModuleRegistrar& registrar) {
-  registrar.ffn("mlp", eulerstack::ffn::make_mlp);
-  registrar.ffn("gated_mlp", eulerstack::ffn::make_gated_mlp);
+  registrar.ffn("mlp", [](const ModuleContext& c) { return std::make_shared<DenseFfn>(c, false); });
+  registrar.ffn("gated_mlp", [](const ModuleContext& c) { return std::make_shared<DenseFfn>(c, true); });
 }
 
 }  // namespace
 
-EULERSTACK_PLUGIN_MODULES("ffn", register_modules)
+EULERSTACK_PLUGIN_MODULES(register_modules)

@@ -64,5 +64,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("ffn", "0.1.0", "core", "Dense feed-forward blocks: mlp and gated_mlp", register_blocks,
-                               "libeulerstack_ffn.modules.so", "eulerstack_ffn.py")
+EULERSTACK_PLUGIN("Dense feed-forward blocks: mlp and gated_mlp", register_blocks)

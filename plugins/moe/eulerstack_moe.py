@@ -33,13 +33,14 @@ empty batch), so DDP needs no find_unused_parameters. Under torch.compile / torc
 the dispatch runs every expert on every token with zero weights where not routed
 (static shapes, the same result).
 
-A twin imports only torch and the standard library (transformers' remote code).
+A twin imports only torch, the standard library and the SDK module beside it
+(transformers' remote code).
 """
 
 import itertools
 import math
 import weakref
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -47,62 +48,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-
-# --- experts (the ffn plugin's mlp / gated_mlp, which this plugin cannot import) ---
-
-
-def _gelu(x: torch.Tensor) -> torch.Tensor:
-    return F.gelu(x, approximate="none")  # exact (erf) GELU, as at::gelu(x, "none")
+from .eulerstack_sdk import FeedForward
 
 
-_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "gelu": _gelu,
-    "relu": F.relu,
-    "swiglu": F.silu,
-}
+# --- experts ----------------------------------------------------------------------
 
 
-def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    if name not in _ACTIVATIONS:
-        raise ValueError("moe: unknown activation '%s'" % name)
-    return _ACTIVATIONS[name]
-
-
-class _Linear(nn.Linear):
-    """y = x W^T + b with W [out, in]; its init rule is normal(std) for the weight, zeros for the bias."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool, std: float) -> None:
-        self.init_std = float(std)  # read by reset_parameters, which nn.Linear.__init__ calls
-        super().__init__(in_features, out_features, bias=bias)
-
-    def reset_parameters(self) -> None:
-        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
-        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
-        if self.bias is not None:
-            torch.nn.init.zeros_(self.bias)
-
-
-class Expert(nn.Module):
-    """gated: down_proj(act(gate_proj(x)) * up_proj(x)); mlp: down_proj(act(up_proj(x)))."""
+class Expert(FeedForward):
+    """One expert: the SDK's FeedForward, as the ffn plugin's mlp or gated_mlp (expert_type)."""
 
     def __init__(self, ctx) -> None:
-        super().__init__()
         d = int(ctx.model["d_model"])
-        f = int(ctx.model["mlp_ratio"]) * d
-        bias = bool(ctx.params["bias"])
-        layers = float(ctx.n_layers if ctx.n_layers > 0 else 1)
-        self.activation = str(ctx.params["activation"])
-        self._act = _activation(self.activation)
-        self.gated = str(ctx.params["expert_type"]) == "gated_mlp"
-        if self.gated:
-            self.gate_proj = _Linear(d, f, bias, ctx.init_std)
-        self.up_proj = _Linear(d, f, bias, ctx.init_std)
-        self.down_proj = _Linear(f, d, bias, float(ctx.init_std) / math.sqrt(2.0 * layers))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [n, d] -> [n, d]
-        if self.gated:
-            return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x))
-        return self.down_proj(self._act(self.up_proj(x)))
+        super().__init__(d, int(ctx.model["mlp_ratio"]) * d, str(ctx.params["expert_type"]) == "gated_mlp",
+                         bool(ctx.params["bias"]), str(ctx.params["activation"]), ctx)
 
 
 # --- routers ----------------------------------------------------------------------

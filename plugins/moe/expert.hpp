@@ -1,24 +1,20 @@
 #pragma once
-// One expert FFN: the same parameter names and math as the ffn plugin's mlp
-// and gated_mlp (which this plugin cannot link).
+// One expert: the SDK's FeedForward (the ffn plugin's mlp or gated_mlp, by
+// expert_type), with the same parameter names and init.
 
-#include <cstdint>
 #include <memory>
-#include <string>
 
-#include "eulerstack/runtime/interfaces.hpp"
+#include "eulerstack/runtime/feed_forward.hpp"
 
 namespace eulerstack::moe {
 
 class Expert final : public BlockModule {
  public:
-  // gated: down_proj(act(gate_proj(x)) * up_proj(x)); otherwise down_proj(act(up_proj(x))).
   explicit Expert(const ModuleContext& context);
-  at::Tensor forward(const at::Tensor& x) const;  // [n, d] -> [n, d]
+  at::Tensor forward(const at::Tensor& x) const { return net_.forward(x); }  // [n, d] -> [n, d]
 
  private:
-  at::Tensor (*activation_)(const at::Tensor&);
-  std::shared_ptr<Linear> gate_, up_, down_;
+  FeedForward net_;
 };
 
 }  // namespace eulerstack::moe

@@ -17,4 +17,4 @@ void register_modules(eulerstack::ModuleRegistrar& registrar) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_MODULES("moe", register_modules)
+EULERSTACK_PLUGIN_MODULES(register_modules)

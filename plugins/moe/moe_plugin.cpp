@@ -77,22 +77,18 @@ std::vector<BlockIssue> check_moe(const BlockContext& ctx) {
   const auto experts = ctx.param<std::int64_t>("experts");
   const auto top_k = ctx.param<std::int64_t>("top_k");
   if (top_k > experts)
-    issues.push_back({"top_k", "top_k " + std::to_string(top_k) + " exceeds the " + std::to_string(experts) + " experts",
-                      "Set top_k to at most experts (Mixtral routes 2 of 8)."});
+    issues.push_back({"top_k", "moe.top_k_above_experts",
+                      {{"top_k", std::to_string(top_k)}, {"experts", std::to_string(experts)}}});
   if (experts > 1024)
-    issues.push_back({"experts", std::to_string(experts) + " experts is far beyond published models",
-                      "Models with more than 1024 experts per layer are untested; check the value.", true});
+    issues.push_back({"experts", "moe.experts_above_1024", {{"experts", std::to_string(experts)}}, true});
   if (ctx.param<double>("capacity_factor") < 0.5)
-    issues.push_back({"capacity_factor", "capacity_factor below 0.5 drops most routed tokens",
-                      "Use 1.0-1.25 (Switch) unless dropping is intended.", true});
+    issues.push_back({"capacity_factor", "moe.capacity_factor_below_half", {}, true});
   const auto& routing = ctx.params.at("routing");
   const bool hashed = routing.at("type") == "hash";
   if (hashed && routing.at("hash_salt").is_null())
-    issues.push_back({"routing.hash_salt", "hash routing needs a hash_salt",
-                      "Provide a stable integer salt, e.g. hash_salt: 982451653."});
+    issues.push_back({"routing.hash_salt", "moe.hash_without_salt", {}});
   if (!hashed && !routing.at("hash_salt").is_null())
-    issues.push_back({"routing.hash_salt", "hash_salt only applies to routing.type: hash",
-                      "Remove hash_salt or set routing.type: hash."});
+    issues.push_back({"routing.hash_salt", "moe.salt_without_hash", {}});
   return issues;
 }
 
@@ -173,5 +169,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("moe", "0.1.0", "core", "Mixture-of-experts FFN with top-k routers", register_blocks,
-                               "libeulerstack_moe.modules.so", "eulerstack_moe.py")
+EULERSTACK_PLUGIN("Mixture-of-experts FFN with top-k routers", register_blocks)

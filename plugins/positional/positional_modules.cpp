@@ -19,4 +19,4 @@ void register_modules(eulerstack::ModuleRegistrar& registrar) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_MODULES("positional", register_modules)
+EULERSTACK_PLUGIN_MODULES(register_modules)

@@ -37,14 +37,11 @@ std::vector<BlockIssue> check_rope(const BlockContext& ctx) {
   const double fraction = ctx.param<double>("partial_rotary_factor");
   const auto rotary = static_cast<std::int64_t>(static_cast<double>(head_dim) * fraction);
   if (rotary < 2 || rotary % 2 != 0)
-    issues.push_back({"partial_rotary_factor",
-                      "the rotated part of each head (" + std::to_string(rotary) + " of " + std::to_string(head_dim) +
-                          " dims) must be even and at least 2",
-                      "Choose partial_rotary_factor so that head_dim * factor is a positive even number."});
+    issues.push_back({"partial_rotary_factor", "positional.rotary_part_odd",
+                      {{"rotary", std::to_string(rotary)}, {"head_dim", std::to_string(head_dim)}}});
   const auto& scaling = ctx.params.at("rope_scaling");
   if (scaling.is_object() && scaling.at("factor").get<double>() > 32.0)
-    issues.push_back({"rope_scaling.factor", "rope_scaling.factor above 32 stretches positions far beyond training",
-                      "Published long-context models use factors of 2-16.", true});
+    issues.push_back({"rope_scaling.factor", "positional.scaling_factor_above_32", {}, true});
   return issues;
 }
 
@@ -73,5 +70,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("positional", "0.1.0", "core", "Positional encodings: rope, alibi, learned, none",
-                               register_blocks, "libeulerstack_positional.modules.so", "eulerstack_positional.py")
+EULERSTACK_PLUGIN("Positional encodings: rope, alibi, learned, none", register_blocks)

@@ -10,6 +10,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("EULERSTACK_BUILD", ROOT / "build"))
 EXE = BUILD / "cli" / "eulerstack"
 
+# The one list of built-in plugins, written by plugins/meson.build: name, source folder, files.
+BUILTIN = json.loads((BUILD / "plugins" / "builtin_plugins.json").read_text())
+BUILTIN_BUNDLE = BUILTIN["bundle"]
+BUILTIN_PLUGINS = {p["name"] for p in BUILTIN["plugins"]}
+
 
 def _sanitized(build):
     try:

@@ -1,4 +1,4 @@
-"""Bundles: the build tree's `core` bundle manifest, `plugins verify`, `plugins manifest`, and
+"""Bundles: the build tree's built-in bundle manifest, `plugins verify`, `plugins manifest`, and
 the host refusing a plugin whose files do not match its manifest (docs/PLUGINS.md#bundles)."""
 
 import json
@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, clean_env
+from conftest import BUILD, BUILTIN_BUNDLE, BUILTIN_PLUGINS, clean_env
 
-CORE_PLUGINS = {"attention", "mamba", "retnet", "ffn", "moe", "positional"}
+FILES = 3 * len(BUILTIN_PLUGINS)  # each built-in plugin: descriptor, module library, twin
 FIXTURE = BUILD / "tests" / "fixtures" / "plugins" / "good" / "libfixture_good.so"
 
 
@@ -26,10 +26,10 @@ def listing(cli, plugins_dir):
     return result.returncode, json.loads(result.stdout)
 
 
-def test_build_tree_is_the_core_bundle(cli):
+def test_build_tree_is_the_builtin_bundle(cli):
     manifest = json.loads((BUILD / "plugins" / "bundle.json").read_text())
-    assert (manifest["format"], manifest["name"]) == (1, "core")
-    assert {p["name"] for p in manifest["plugins"]} == CORE_PLUGINS
+    assert (manifest["format"], manifest["name"]) == (1, BUILTIN_BUNDLE)
+    assert {p["name"] for p in manifest["plugins"]} == BUILTIN_PLUGINS
     for plugin in manifest["plugins"]:
         name = plugin["name"]
         assert [f["path"].rsplit("/", 1)[-1] for f in plugin["files"]] == [
@@ -37,37 +37,37 @@ def test_build_tree_is_the_core_bundle(cli):
     result = cli("plugins", "--json")
     assert result.returncode == 0, result.stderr
     bundles = json.loads(result.stdout)["bundles"]
-    assert [(b["name"], {p["name"] for p in b["plugins"]}) for b in bundles] == [("core", CORE_PLUGINS)]
+    assert [(b["name"], {p["name"] for p in b["plugins"]}) for b in bundles] == [(BUILTIN_BUNDLE, BUILTIN_PLUGINS)]
     text = cli("plugins").stdout
-    assert "Bundles: 1\n  core 0.1.0" in text
+    assert f"Bundles: 1\n  {BUILTIN_BUNDLE} 0.1.0" in text
 
 
 def test_verify_passes_on_the_build_tree(cli):
     result = cli("plugins", "verify", BUILD / "plugins")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("  ok  ") == 18
-    assert "every file matches the manifest (checked: 18)" in result.stdout
+    assert result.stdout.count("  ok  ") == FILES
+    assert f"every file matches the manifest (checked: {FILES})" in result.stdout
     as_json = json.loads(cli("plugins", "verify", BUILD / "plugins" / "bundle.json", "--json").stdout)
-    assert as_json["ok"] and len(as_json["files"]) == 18
+    assert as_json["ok"] and len(as_json["files"]) == FILES
 
 
 def test_a_changed_file_refuses_only_its_plugin(cli, tmp_path):
     plugins = bundle_copy(tmp_path)
-    modules = plugins / "mixers" / "retnet" / "libeulerstack_retnet.modules.so"
+    modules = plugins / "libeulerstack_retnet.modules.so"
     modules.write_bytes(modules.read_bytes() + b"\0")
     code, listed = listing(cli, plugins)
     assert code == 3
-    assert {p["name"] for p in listed["plugins"]} == CORE_PLUGINS - {"retnet"}
+    assert {p["name"] for p in listed["plugins"]} == BUILTIN_PLUGINS - {"retnet"}
     [failure] = listed["failures"]
     assert failure["id"] == "plugin.checksum_mismatch"
-    assert failure["file"] == str(plugins / "mixers" / "retnet" / "libeulerstack_retnet.so")
+    assert failure["file"] == str(plugins / "libeulerstack_retnet.so")
     assert str(modules) in failure["message"] and "the plugin was not loaded" in failure["message"]
 
     verified = cli("plugins", "verify", plugins)
     assert verified.returncode == 3
-    assert verified.stdout.count("  ok  ") == 17
+    assert verified.stdout.count("  ok  ") == FILES - 1
     assert f"PluginError: {modules} does not match its bundle manifest {plugins / 'bundle.json'}" in verified.stderr
-    assert "1 of 18 files do not match the manifest" in verified.stderr
+    assert f"1 of {FILES} files do not match the manifest" in verified.stderr
     # A spec using the refused block says why the block is unknown.
     spec = tmp_path / "spec.yml"
     spec.write_text("schema_version: 1\nmodel: {name: t, d_model: 64, vocab_size: 97, max_seq_len: 64, n_heads: 4}\n"
@@ -82,17 +82,18 @@ def test_a_changed_file_refuses_only_its_plugin(cli, tmp_path):
 
 def test_missing_unlisted_and_renamed_files(cli, tmp_path):
     plugins = bundle_copy(tmp_path)
-    (plugins / "ffn" / "eulerstack_ffn.py").unlink()
-    shutil.copy(FIXTURE, plugins / "moe" / "libstray.so")
+    (plugins / "eulerstack_ffn.py").unlink()
+    (plugins / "extra").mkdir()
+    shutil.copy(FIXTURE, plugins / "extra" / "libstray.so")
     code, listed = listing(cli, plugins)
     assert code == 3
     assert {f["id"] for f in listed["failures"]} == {"plugin.bundle_file_missing", "plugin.not_in_manifest"}
-    assert {p["name"] for p in listed["plugins"]} == CORE_PLUGINS - {"ffn"}
+    assert {p["name"] for p in listed["plugins"]} == BUILTIN_PLUGINS - {"ffn"}
     verified = cli("plugins", "verify", plugins, "--json")
     assert verified.returncode == 3
     problems = {f["file"]: f["id"] for f in json.loads(verified.stdout)["files"] if not f["ok"]}
-    assert problems == {str(plugins / "ffn" / "eulerstack_ffn.py"): "plugin.bundle_file_missing",
-                        str(plugins / "moe" / "libstray.so"): "plugin.not_in_manifest"}
+    assert problems == {str(plugins / "eulerstack_ffn.py"): "plugin.bundle_file_missing",
+                        str(plugins / "extra" / "libstray.so"): "plugin.not_in_manifest"}
 
 
 def test_manifest_names_must_match_the_descriptors(cli, tmp_path):
@@ -107,7 +108,7 @@ def test_manifest_names_must_match_the_descriptors(cli, tmp_path):
 
 def test_an_invalid_manifest_refuses_the_bundle(cli, tmp_path):
     plugins = bundle_copy(tmp_path)
-    (plugins / "bundle.json").write_text('{"format": 1, "name": "core"}')
+    (plugins / "bundle.json").write_text('{"format": 1, "name": "builtin"}')
     code, listed = listing(cli, plugins)
     assert code == 3 and listed["plugins"] == []
     assert {f["id"] for f in listed["failures"]} == {"bundle.bad_manifest"}
@@ -120,7 +121,7 @@ def test_manifest_command_writes_a_manifest_that_verifies(cli, tmp_path):
     assert cli("plugins", "verify", plugins).returncode == 3  # bundle.no_manifest
     written = cli("plugins", "manifest", plugins, "--name", "mine", "--version", "2.0", "--description", "d")
     assert written.returncode == 0, written.stderr
-    assert f"wrote {plugins / 'bundle.json'}: bundle 'mine' 2.0, plugins: 6" in written.stdout
+    assert f"wrote {plugins / 'bundle.json'}: bundle 'mine' 2.0, plugins: {len(BUILTIN_PLUGINS)}" in written.stdout
     assert cli("plugins", "verify", plugins).returncode == 0
     code, listed = listing(cli, plugins)
     assert code == 0 and [b["name"] for b in listed["bundles"]] == ["mine"]
@@ -129,7 +130,7 @@ def test_manifest_command_writes_a_manifest_that_verifies(cli, tmp_path):
 
 def test_other_languages(cli, tmp_path):
     plugins = bundle_copy(tmp_path)
-    target = plugins / "positional" / "libeulerstack_positional.so"
+    target = plugins / "libeulerstack_positional.so"
     target.write_bytes(target.read_bytes() + b"\0")
     for lang, word in [("ko", "매니페스트"), ("zh", "清单"), ("ja", "マニフェスト"), ("es", "manifiesto")]:
         result = cli("--lang", lang, "plugins", "verify", plugins)

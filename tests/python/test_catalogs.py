@@ -1,9 +1,10 @@
-"""Consistency of the message catalogs in core/i18n/<lang>/<area>.json.
+"""Consistency of the message catalogs: core's (core/i18n/<lang>/<area>.json) and each built-in
+plugin's (<plugin folder>/i18n/<lang>.json).
 
-These tests read the JSON sources directly (no build needed). English is the
-source language; every other language must define the same ids, with the
-same {placeholders}. All *.json files of a language folder are its areas, so
-new areas are picked up without changing this file.
+These tests read the JSON sources directly. English is the source language; every other language
+must define the same ids, with the same {placeholders}. All *.json files of a language folder are
+core's areas, so new areas are picked up without changing this file; a plugin's ids all start with
+"<plugin>." and, being findings about a spec, each has a fix and a "see".
 """
 import json
 import re
@@ -11,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-I18N = Path(__file__).resolve().parents[2] / "core" / "i18n"
+from conftest import BUILTIN, ROOT
+
+I18N = ROOT / "core" / "i18n"
 SOURCE = "en"
 LANGUAGES = ("en", "ko", "zh", "ja", "es")
 TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 
 # Ids with these prefixes are error diagnostics: they need a fix and a "see" reference.
 ERROR_PREFIXES = ("registry.", "plugin.", "bundle.", "conformance.", "cli.", "spec.", "io.", "expr.")
-# ...except these: spec.block_issue* only wraps a block's own message and fix, and
-NOT_ERRORS_PREFIXES = ("spec.block_issue",)
+NOT_ERRORS_PREFIXES = ()
 NOT_ERRORS = set()
 
 ENTRY_KEYS = {"msg", "fix", "see"}
@@ -34,10 +36,15 @@ def placeholders(text):
     return set(_PLACEHOLDER.findall(_ESCAPED_BRACE.sub("", text)))
 
 
-def load_language(lang):
-    """(merged catalog, list of ids defined more than once, list of area files) for one language."""
-    folder = I18N / lang
-    files = sorted(folder.glob("*.json"))
+def catalog_files(source, lang):
+    if source == "core":
+        return sorted((I18N / lang).glob("*.json"))
+    return [ROOT / PLUGIN_FOLDERS[source] / "i18n" / f"{lang}.json"]
+
+
+def load_language(source, lang):
+    """(merged catalog, list of ids defined more than once, list of files) for one language of a source."""
+    files = [f for f in catalog_files(source, lang) if f.is_file()]
     merged, origin, duplicates = {}, {}, []
     for path in files:
         def strict_object(pairs, path=path):
@@ -58,28 +65,44 @@ def load_language(lang):
     return merged, duplicates, files
 
 
-CATALOGS = {lang: load_language(lang) for lang in LANGUAGES}
+# The built-in plugins that have messages.
+PLUGIN_FOLDERS = {p["name"]: p["folder"] for p in BUILTIN["plugins"] if (ROOT / p["folder"] / "i18n").is_dir()}
+SOURCES = ("core", *sorted(PLUGIN_FOLDERS))
+CATALOGS = {(source, lang): load_language(source, lang) for source in SOURCES for lang in LANGUAGES}
 
 
-def catalog(lang):
-    return CATALOGS[lang][0]
+def catalog(lang, source="core"):
+    return CATALOGS[source, lang][0]
 
 
-def is_error(msg_id):
+def is_error(msg_id, source="core"):
+    if source != "core":
+        return True  # a plugin's messages are its cross-field checks' findings
     return (msg_id.startswith(ERROR_PREFIXES) and not msg_id.startswith(NOT_ERRORS_PREFIXES)
             and msg_id not in NOT_ERRORS)
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_language_has_catalog_files(lang):
-    files = CATALOGS[lang][2]
-    assert files, f"no *.json catalog in {I18N / lang}"
+def each(languages):
+    return pytest.mark.parametrize("source,lang", [(s, lang) for s in SOURCES for lang in languages])
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_entries_are_well_formed(lang):
+@each(LANGUAGES)
+def test_language_has_catalog_files(source, lang):
+    files = CATALOGS[source, lang][2]
+    assert files, f"no {lang} catalog for {source}: {catalog_files(source, lang)}"
+
+
+@pytest.mark.parametrize("source", SOURCES[1:])
+def test_plugin_ids_start_with_the_plugin_name(source):
+    assert PLUGIN_FOLDERS, "no built-in plugin ships messages"
+    stray = [i for i in catalog("en", source) if not i.startswith(source + ".")]
+    assert not stray, f"{source}: ids outside '{source}.': {stray}"
+
+
+@each(LANGUAGES)
+def test_entries_are_well_formed(source, lang):
     bad = []
-    for msg_id, entry in catalog(lang).items():
+    for msg_id, entry in catalog(lang, source).items():
         if not isinstance(entry, dict):
             bad.append(f"{msg_id}: not an object")
             continue
@@ -93,24 +116,24 @@ def test_entries_are_well_formed(lang):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_no_id_defined_twice(lang):
-    duplicates = CATALOGS[lang][1]
+@each(LANGUAGES)
+def test_no_id_defined_twice(source, lang):
+    duplicates = CATALOGS[source, lang][1]
     assert not duplicates, f"{lang}: ids defined more than once: {', '.join(duplicates)}"
 
 
-@pytest.mark.parametrize("lang", TRANSLATIONS)
-def test_same_ids_as_english(lang):
-    english, translated = set(catalog(SOURCE)), set(catalog(lang))
+@each(TRANSLATIONS)
+def test_same_ids_as_english(source, lang):
+    english, translated = set(catalog(SOURCE, source)), set(catalog(lang, source))
     missing = sorted(english - translated)
     extra = sorted(translated - english)
     assert not missing and not extra, (
         f"{lang}: missing ids: {missing or 'none'}; ids not in English: {extra or 'none'}")
 
 
-@pytest.mark.parametrize("lang", TRANSLATIONS)
-def test_same_placeholders_as_english(lang):
-    english, translated = catalog(SOURCE), catalog(lang)
+@each(TRANSLATIONS)
+def test_same_placeholders_as_english(source, lang):
+    english, translated = catalog(SOURCE, source), catalog(lang, source)
     problems = []
     for msg_id in sorted(set(english) & set(translated)):
         source, entry = english[msg_id], translated[msg_id]
@@ -130,11 +153,11 @@ def test_same_placeholders_as_english(lang):
     assert not problems, f"{lang}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_errors_have_fix_and_see(lang):
+@each(LANGUAGES)
+def test_errors_have_fix_and_see(source, lang):
     missing = []
-    for msg_id, entry in sorted(catalog(lang).items()):
-        if not is_error(msg_id) or not isinstance(entry, dict):
+    for msg_id, entry in sorted(catalog(lang, source).items()):
+        if not is_error(msg_id, source) or not isinstance(entry, dict):
             continue
         if not str(entry.get("fix", "")).strip():
             missing.append(f"{msg_id}: no 'fix'")
@@ -144,9 +167,9 @@ def test_errors_have_fix_and_see(lang):
     assert not missing, f"{lang}:\n" + "\n".join(missing)
 
 
-@pytest.mark.parametrize("lang", TRANSLATIONS)
-def test_messages_are_translated(lang):
-    english, translated = catalog(SOURCE), catalog(lang)
+@each(TRANSLATIONS)
+def test_messages_are_translated(source, lang):
+    english, translated = catalog(SOURCE, source), catalog(lang, source)
     shared = [i for i in english if i in translated
               and isinstance(english[i], dict) and isinstance(translated[i], dict)]
     assert shared, f"{lang}: no ids in common with English"
@@ -168,10 +191,10 @@ COUNTS = ("count", "warnings", "errors", "layers")
 PLURAL_S_LANGUAGES = ("en", "es")
 
 
-@pytest.mark.parametrize("lang", PLURAL_S_LANGUAGES)
-def test_counts_are_not_followed_by_a_plural_noun(lang):
+@each(PLURAL_S_LANGUAGES)
+def test_counts_are_not_followed_by_a_plural_noun(source, lang):
     """'1 warnings' is wrong and '1 warning' wrong for 2: a count reads as 'warnings: {count}'."""
     followed = re.compile(r"\{(" + "|".join(COUNTS) + r")\} [^\W\d_]+s\b")
-    bad = [f"{msg_id}: {entry['msg']}" for msg_id, entry in sorted(catalog(lang).items())
+    bad = [f"{msg_id}: {entry['msg']}" for msg_id, entry in sorted(catalog(lang, source).items())
            if isinstance(entry, dict) and followed.search(str(entry.get("msg", "")))]
     assert not bad, "\n".join(bad)

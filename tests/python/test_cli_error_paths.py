@@ -69,7 +69,7 @@ def test_without_its_libtorch_library_only_the_torch_commands_fail(tmp_path):
     (tmp_path / "bin").mkdir()
     exe = tmp_path / "bin" / "eulerstack"
     shutil.copy(EXE, exe)
-    env = clean_env(LD_LIBRARY_PATH=EXE.parent.parent / "core")
+    env = clean_env(LD_LIBRARY_PATH=EXE.parent.parent / "core" / "torch_free")
     plugins = ("--plugin-dir", EXE.parent.parent / "plugins")
     run = lambda *args: subprocess.run([str(exe), *map(str, args), *plugins], capture_output=True, text=True, env=env)
     assert run("validate", "--preset", "gpt2_style_mini").returncode == 0

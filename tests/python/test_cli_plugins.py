@@ -1,9 +1,10 @@
 import json
 
-from conftest import BUILD, ROOT, clean_env
+from conftest import BUILD, BUILTIN_BUNDLE, ROOT, clean_env
 
 EXPECTED_BLOCKS = {
     "attention": {("mixer", "attention")},
+    "hyena": {("mixer", "hyena")},
     "mamba": {("mixer", "mamba")},
     "retnet": {("mixer", "retnet")},
     "ffn": {("ffn", "mlp"), ("ffn", "gated_mlp")},
@@ -20,20 +21,20 @@ def test_build_tree_plugins_found_without_environment(cli, tmp_path):
     assert listing["failures"] == []
     plugins = {p["name"]: p for p in listing["plugins"]}
     assert set(plugins) == set(EXPECTED_BLOCKS)
-    assert len({p["file"] for p in plugins.values()}) == 6, "each plugin is its own shared module"
+    assert len({p["file"] for p in plugins.values()}) == len(EXPECTED_BLOCKS), "each plugin is its own shared module"
     for name, blocks in EXPECTED_BLOCKS.items():
         assert {(b["kind"], b["name"]) for b in plugins[name]["blocks"]} == blocks
         assert plugins[name]["file"].startswith(str(BUILD / "plugins"))
-        assert plugins[name]["bundle"] == "core"
+        assert plugins[name]["bundle"] == BUILTIN_BUNDLE
     assert [d["origin"] for d in listing["search_path"]] == ["default"]
 
 
 def test_text_listing_names_every_plugin_and_the_search_path(cli):
     result = cli("plugins")
     assert result.returncode == 0, result.stderr
-    assert "Plugins loaded: 6" in result.stdout
+    assert f"Plugins loaded: {len(EXPECTED_BLOCKS)}" in result.stdout
     for name in EXPECTED_BLOCKS:
-        assert f"  {name} 0.1.0 [core]" in result.stdout
+        assert f"  {name} 0.1.0 [{BUILTIN_BUNDLE}]" in result.stdout
     assert f"{BUILD / 'plugins'} (default)" in result.stdout
 
 
@@ -62,7 +63,7 @@ def test_missing_plugin_dir_is_reported(cli, tmp_path):
     result = cli("plugins", "--plugin-dir", missing)
     assert result.returncode == 3
     assert f"plugin directory {missing} (from --plugin-dir) does not exist" in result.stderr
-    assert "Plugins loaded: 6" in result.stdout
+    assert f"Plugins loaded: {len(EXPECTED_BLOCKS)}" in result.stdout
 
 
 def test_info_prints_schema(cli):
@@ -105,7 +106,7 @@ def test_schema_lists_core_sections_and_every_block(cli):
     d_model = next(p for p in schema["core"]["model"] if p["name"] == "d_model")
     assert d_model["required"] is True and d_model["type"] == "int"
     names = {kind: {b["name"] for b in blocks} for kind, blocks in schema["blocks"].items()}
-    assert names == {"mixer": {"attention", "mamba", "retnet"}, "ffn": {"mlp", "gated_mlp", "moe"},
+    assert names == {"mixer": {"attention", "hyena", "mamba", "retnet"}, "ffn": {"mlp", "gated_mlp", "moe"},
                      "router": {"softmax", "sigmoid"}, "positional": {"rope", "alibi", "learned", "none"}}
     text = cli("schema").stdout
     assert text.startswith("schema_version: 1\n\nmodel:\n")
@@ -164,7 +165,7 @@ def test_plugins_unknown_action_is_a_usage_error(cli):
 
 
 def test_a_plugin_dir_naming_a_file_is_reported_as_such(cli):
-    library = BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so"
+    library = BUILD / "plugins" / "libeulerstack_ffn.so"
     result = cli("plugins", "--plugin-dir", library)
     assert result.returncode == 3
     assert f"plugin directory {library} (from --plugin-dir) is a file, not a directory" in result.stderr
@@ -172,7 +173,7 @@ def test_a_plugin_dir_naming_a_file_is_reported_as_such(cli):
 
 def test_empty_entries_of_the_plugin_path_never_mean_the_current_directory(cli, tmp_path):
     # A library in the working directory must not be loaded through '', '::' or a trailing ':'.
-    (tmp_path / "libeulerstack_ffn.so").write_bytes((BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so").read_bytes())
+    (tmp_path / "libeulerstack_ffn.so").write_bytes((BUILD / "plugins" / "libeulerstack_ffn.so").read_bytes())
     result = cli("plugins", "--json", cwd=tmp_path, env=clean_env(EULERSTACK_PLUGIN_PATH="::", EULERSTACK_PLUGIN_SYSTEM_PATH=":"))
     listing = json.loads(result.stdout)
     assert listing["plugins"] == [] and listing["search_path"] == []
@@ -195,7 +196,7 @@ def test_a_plugin_library_writable_by_others_is_warned_about(cli, tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     library = plugins / "libeulerstack_ffn.so"
-    library.write_bytes((BUILD / "plugins" / "ffn" / "libeulerstack_ffn.so").read_bytes())
+    library.write_bytes((BUILD / "plugins" / "libeulerstack_ffn.so").read_bytes())
     library.chmod(0o666)
     result = cli("plugins", env=clean_env(EULERSTACK_PLUGIN_SYSTEM_PATH=plugins))
     assert f"PluginWarning: {library} (plugins from EULERSTACK_PLUGIN_SYSTEM_PATH) is writable by other users" in result.stderr

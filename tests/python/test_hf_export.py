@@ -94,8 +94,8 @@ def test_export_layout_and_summary(cli, tmp_path):
     ]
     names = sorted(p.name for p in target.iterdir())
     assert names == ["config.json", "configuration_eulerstack.py", "eulerstack_attention.py", "eulerstack_blocks.py",
-                     "eulerstack_ffn.py", "eulerstack_positional.py", "generation_config.json", "model.safetensors",
-                     "modeling_eulerstack.py"]
+                     "eulerstack_ffn.py", "eulerstack_positional.py", "eulerstack_sdk.py", "generation_config.json",
+                     "model.safetensors", "modeling_eulerstack.py"]
     config = json.loads((target / "config.json").read_text())
     assert config["model_type"] == "eulerstack"
     assert config["architectures"] == ["EulerStackForCausalLM"]

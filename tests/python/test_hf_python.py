@@ -1,4 +1,4 @@
-"""The Python side of the HuggingFace export: core/python/{configuration,modeling}_eulerstack.py and the
+"""The Python side of the HuggingFace export: core/hf_python/{configuration,modeling}_eulerstack.py and the
 `eulerstack` package.
 
 Most tests build models from a hand-written IR whose blocks come from a toy plugin twin
@@ -22,7 +22,8 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE_PYTHON = ROOT / "core" / "python"
+CORE_PYTHON = ROOT / "core" / "hf_python"
+CORE_FILES = ("configuration_eulerstack.py", "modeling_eulerstack.py", "eulerstack_sdk.py")  # in every export
 TOY_TWIN = Path(__file__).resolve().parent / "hf_toy" / "eulerstack_toy.py"
 BUILD = Path(os.environ.get("EULERSTACK_BUILD", ROOT / "build"))
 EXE = BUILD / "cli" / "eulerstack"
@@ -94,8 +95,8 @@ def hf_config(ir):
 
 
 def write_code(directory: Path, twins: dict) -> None:
-    """The Python files of an export: core's two files, the twins, eulerstack_blocks.py (hf_files.cpp's format)."""
-    for name in ("configuration_eulerstack.py", "modeling_eulerstack.py"):
+    """The Python files of an export: core's files, the twins, eulerstack_blocks.py (hf_files.cpp's format)."""
+    for name in CORE_FILES:
         shutil.copy(CORE_PYTHON / name, directory / name)
     lines, registrars = [], ""
     for plugin, path in twins.items():
@@ -513,7 +514,7 @@ def package(tmp_path_factory):
 
 def test_the_package_ships_one_copy_of_the_core_code(package):
     hf = package / "eulerstack" / "hf"
-    for name in ("configuration_eulerstack.py", "modeling_eulerstack.py"):
+    for name in CORE_FILES:
         assert (hf / name).read_bytes() == (CORE_PYTHON / name).read_bytes()
     twins = sorted(p.name for p in ROOT.glob("plugins/**/eulerstack_*.py"))
     assert all((hf / name).read_bytes() == next(ROOT.glob(f"plugins/**/{name}")).read_bytes() for name in twins)

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, ROOT, clean_env
+from conftest import BUILD, BUILTIN_BUNDLE, BUILTIN_PLUGINS, ROOT, clean_env
 from install_support import install_into, pkg_config_env
 
-CORE_PLUGINS = {"attention", "mamba", "retnet", "ffn", "moe", "positional"}
-SDK_HEADERS = {
-    "block.hpp", "build_stamp.hpp", "diagnostics.hpp", "param_schema.hpp", "plugin.hpp", "plugin_host.hpp",
-    "registry.hpp", "version.hpp",
-    "runtime/block_module.hpp", "runtime/initialize.hpp", "runtime/interfaces.hpp", "runtime/module_catalog.hpp",
-    "testing/block_bench.hpp", "testing/conformance.hpp",
-}
+# The SDK is a folder: every header in it is installed, and nothing else (version.hpp is configured).
+SDK = ROOT / "core" / "sdk" / "include" / "eulerstack"
+SDK_HEADERS = {p.relative_to(SDK).as_posix() for p in SDK.rglob("*.hpp")} | {"version.hpp"}
 
 
 @pytest.fixture(scope="module")
@@ -25,23 +21,23 @@ def installed(tmp_path_factory):
     return install_into(tmp_path_factory.mktemp("destdir"))
 
 
-def test_installed_cli_lists_the_core_bundle_without_environment(installed):
+def test_installed_cli_lists_the_builtin_bundle_without_environment(installed):
     result = installed.run("plugins", "--json")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert listing["failures"] == []
-    assert {p["name"] for p in listing["plugins"]} == CORE_PLUGINS
+    assert {p["name"] for p in listing["plugins"]} == BUILTIN_PLUGINS
     for plugin in listing["plugins"]:
-        assert Path(plugin["file"]).parent == installed.plugindir / "core"
-    assert [(b["name"], {p["name"] for p in b["plugins"]}) for b in listing["bundles"]] == [("core", CORE_PLUGINS)]
-    assert listing["bundles"][0]["manifest"] == str(installed.plugindir / "core" / "bundle.json")
+        assert Path(plugin["file"]).parent == installed.plugindir / BUILTIN_BUNDLE
+    assert [(b["name"], {p["name"] for p in b["plugins"]}) for b in listing["bundles"]] == [(BUILTIN_BUNDLE, BUILTIN_PLUGINS)]
+    assert listing["bundles"][0]["manifest"] == str(installed.plugindir / BUILTIN_BUNDLE / "bundle.json")
     assert [d["origin"] for d in listing["search_path"]] == ["default"]
 
 
-def test_installed_core_bundle_verifies(installed):
-    result = installed.run("plugins", "verify", installed.plugindir / "core")
+def test_installed_builtin_bundle_verifies(installed):
+    result = installed.run("plugins", "verify", installed.plugindir / BUILTIN_BUNDLE)
     assert result.returncode == 0, result.stderr
-    assert "every file matches the manifest (checked: 18)" in result.stdout
+    assert f"every file matches the manifest (checked: {3 * len(BUILTIN_PLUGINS)})" in result.stdout
 
 
 def test_installed_presets_validate_and_explain(installed):
@@ -61,13 +57,16 @@ def test_installed_sdk_headers_are_the_plugin_sdk_only(installed):
     root = installed.includedir / "eulerstack"
     headers = {p.relative_to(root).as_posix() for p in root.rglob("*.hpp")}
     assert headers == SDK_HEADERS
+    assert {"checked_count.hpp", "plugin.hpp", "runtime/module_catalog.hpp", "testing/conformance.hpp"} <= headers
+    assert not {"plugin_host.hpp", "bundle.hpp", "messages.hpp"} & headers  # the host's, not a plugin's
 
 
 def test_python_files_are_installed(installed):
     python = installed.datadir / "eulerstack" / "python"
-    assert (python / "modeling_eulerstack.py").is_file() and (python / "configuration_eulerstack.py").is_file()
-    for name in CORE_PLUGINS:
-        assert (installed.plugindir / "core" / f"eulerstack_{name}.py").is_file()
+    for name in ("modeling_eulerstack.py", "configuration_eulerstack.py", "eulerstack_sdk.py"):
+        assert (python / name).is_file(), name
+    for name in BUILTIN_PLUGINS:
+        assert (installed.plugindir / BUILTIN_BUNDLE / f"eulerstack_{name}.py").is_file()
 
 
 def runpath(path):
@@ -83,8 +82,8 @@ def test_rpaths_are_origin_relative_and_never_reach_the_build_tree(installed):
         "runtime": installed.libdir / "libeulerstack_runtime.so",
         "testing": installed.libdir / "libeulerstack_testing.so",
         "cli_torch": installed.libdir / "eulerstack" / "libeulerstack_cli_torch.so",
-        "plugin": installed.plugindir / "core" / "libeulerstack_retnet.so",
-        "modules": installed.plugindir / "core" / "libeulerstack_retnet.modules.so",
+        "plugin": installed.plugindir / BUILTIN_BUNDLE / "libeulerstack_retnet.so",
+        "modules": installed.plugindir / BUILTIN_BUNDLE / "libeulerstack_retnet.modules.so",
     }
     paths = {name: runpath(path) for name, path in libs.items()}
     for name, entries in paths.items():

@@ -1,8 +1,10 @@
-"""The proof that a new mixer needs no change to core: examples/plugins/hyena, built out of tree
-against an installed eulerstack (a temporary DESTDIR) and nothing else, then used through the
-installed CLI: listed, validated and explained with the exact count, conformance-tested, exported
-to HuggingFace and loaded by transformers with the C++ runtime's logits; then installed as the
-bundle `extra`, verified, and refused once tampered with."""
+"""The proof that a new mixer is one folder and needs no change to core: the built-in
+plugins/mixers/hyena copied under a new name (the folder's name is the plugin's name, the one
+place it is written) and built out of tree by the SDK's plugin project against an installed
+eulerstack (a temporary DESTDIR) and nothing else. Then used through the installed CLI, with the
+other built-in plugins but not the original hyena: listed, validated and explained with the exact
+count, conformance-tested, exported to HuggingFace and loaded by transformers with the C++
+runtime's logits; then installed as the bundle `extra`, verified, and refused once tampered with."""
 
 import json
 import shlex
@@ -10,16 +12,18 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import BUILD, ROOT, clean_env
+from conftest import BUILD, BUILTIN_BUNDLE, ROOT, clean_env
 from install_support import MESON, install_into, pkg_config_env
 
-EXAMPLE = ROOT / "examples" / "plugins" / "hyena"
+ORIGINAL = ROOT / "plugins" / "mixers" / "hyena"
+NAME = "hyena_copy"  # the copy's folder, hence its plugin, library and twin names; its block stays `hyena`
 TOKENS = "3 1 4 1 5 9 2 6 5 3 5 8 9 7 9 3"
 PARITY_TOLERANCE = 1e-4
 
@@ -65,51 +69,70 @@ def run(command, env, cwd=None, timeout=600):
     return done
 
 
+@dataclass
+class Setup:
+    installed: object  # install_support.Install
+    build: Path
+    env: dict          # pkg-config finds the installed SDK
+    others: Path       # the installed built-in plugins except hyena, as a plain plugin directory
+
+    def cli_env(self):
+        """The copy and the other built-in plugins, not the original hyena (whose block name it shares)."""
+        return clean_env(EULERSTACK_PLUGIN_PATH=self.build, EULERSTACK_PLUGIN_SYSTEM_PATH=self.others)
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """The installed eulerstack and the example built against it (copied out of the source tree)."""
+    """The installed eulerstack, and the SDK's plugin project with the copied folder beside its meson.build."""
     work = tmp_path_factory.mktemp("out_of_tree")
     installed = install_into(work / "destdir")
-    source = work / "hyena"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "build*"))
-    build = work / "hyena-build"
     env = pkg_config_env(installed)
-    run([MESON, "setup", build, source, f"-Dpython={sys.executable}"], env)
+    project_template = subprocess.run(["pkg-config", "--variable=plugin_project", "eulerstack"], env=env,
+                                      capture_output=True, text=True, check=True).stdout.strip()
+    project = work / "project"
+    shutil.copytree(project_template, project)
+    shutil.copytree(ORIGINAL, project / NAME, ignore=shutil.ignore_patterns("__pycache__"))
+    build = work / "build"
+    run([MESON, "setup", build, project, f"-Dplugins={NAME}", f"-Dpython={sys.executable}"], env)
     run([MESON, "compile", "-C", build], env, timeout=1200)
-    return installed, source, build, env
+    others = work / "others"
+    shutil.copytree(installed.plugindir / BUILTIN_BUNDLE, others,
+                    ignore=lambda d, names: [n for n in names if "hyena" in n or n == "bundle.json"])
+    return Setup(installed, build, env, others)
 
 
-def test_the_example_builds_against_the_installed_sdk_only(setup):
-    installed, source, build, _ = setup
+def test_the_copy_builds_against_the_installed_sdk_only(setup):
+    installed, build = setup.installed, setup.build
     commands = json.loads((build / "compile_commands.json").read_text())
-    assert len(commands) == 2
+    assert len(commands) == 3  # descriptor, its compiled messages, module library
     for entry in commands:
         includes = {(Path(entry["directory"]) / arg[2:]).resolve()
                     for arg in shlex.split(entry["command"]) if arg.startswith("-I")}
         assert installed.includedir.resolve() in includes, entry["command"]
         for path in includes:  # nothing from the source or build tree (LibTorch comes from its own directory)
             assert not path.is_relative_to(ROOT / "core") and not path.is_relative_to(BUILD), path
-    assert (build / "libeulerstack_hyena.so").is_file() and (build / "libeulerstack_hyena.modules.so").is_file()
+    assert (build / f"libeulerstack_{NAME}.so").is_file() and (build / f"libeulerstack_{NAME}.modules.so").is_file()
     # The descriptor stays torch-free: validate and explain never load LibTorch for it.
-    needed = subprocess.run(["readelf", "-d", str(build / "libeulerstack_hyena.so")], capture_output=True,
+    needed = subprocess.run(["readelf", "-d", str(build / f"libeulerstack_{NAME}.so")], capture_output=True,
                             text=True).stdout
     assert "libtorch" not in needed
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
 def test_core_does_not_know_hyena():
-    found = subprocess.run(["git", "grep", "-il", "hyena", "--", "core", "cli", "plugins"], cwd=ROOT,
+    found = subprocess.run(["git", "grep", "-il", "hyena", "--", "core", "cli", "plugins",
+                            ":!plugins/mixers/hyena", ":!plugins/meson.build"], cwd=ROOT,
                            capture_output=True, text=True)
-    assert found.stdout == ""
+    assert found.stdout == ""  # plugins/meson.build names the folder in its list, nothing more
 
 
 def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tmp_path):
-    installed, _, build, _ = setup
-    env = clean_env(EULERSTACK_PLUGIN_PATH=build)
+    installed, build, env = setup.installed, setup.build, setup.cli_env()
     listing = json.loads(installed.run("plugins", "--json", env=env).stdout)
-    hyena = [p for p in listing["plugins"] if p["name"] == "hyena"]
-    assert len(hyena) == 1 and Path(hyena[0]["file"]).parent == build
-    assert hyena[0]["bundle"] == "extra" and hyena[0]["blocks"][0]["name"] == "hyena"
+    assert "hyena" not in {p["name"] for p in listing["plugins"]}
+    [copy] = [p for p in listing["plugins"] if p["name"] == NAME]
+    assert Path(copy["file"]).parent == build
+    assert copy["bundle"] == "extra" and copy["blocks"][0]["name"] == "hyena"
     assert listing["failures"] == []
 
     spec = tmp_path / "hyena.yml"
@@ -136,7 +159,7 @@ def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tm
     model_dir = tmp_path / "model"
     exported = installed.run("compile", spec, "--output-dir", model_dir, env=env)
     assert exported.returncode == 0, exported.stderr
-    assert (model_dir / "eulerstack_hyena.py").is_file()
+    assert (model_dir / f"eulerstack_{NAME}.py").is_file()
     out = tmp_path / "python.npy"
     loaded = run([sys.executable, "-c", LOAD_SCRIPT, model_dir, TOKENS, out],
                  clean_env(HF_HUB_OFFLINE=1, TRANSFORMERS_VERBOSITY="error", HF_MODULES_CACHE=tmp_path / "hf"),
@@ -149,45 +172,46 @@ def test_listed_validated_explained_exported_and_equal_in_transformers(setup, tm
     assert result["generated"] == cpp_generated
 
 
-def test_conformance_runner_passes_on_hyena(setup):
-    installed, _, build, _ = setup
-    result = installed.run("--plugin-dir", build, "plugins", "test", "hyena")
+def test_conformance_runner_passes_on_the_copy(setup):
+    result = setup.installed.run("plugins", "test", NAME, env=setup.cli_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS  mixer hyena: cached decoding equals the full forward" in result.stdout
     assert "PASS  mixer hyena: padding tokens change nothing at the real tokens" in result.stdout
     assert "every conformance check passed (checks: 7)" in result.stdout
 
 
-def test_the_examples_own_tests_pass(setup):
-    _, _, build, env = setup
-    result = subprocess.run([str(MESON), "test", "-C", str(build), "--print-errorlogs"], capture_output=True,
-                            text=True, env=env, timeout=900)
+def test_the_copys_own_tests_pass(setup):
+    result = subprocess.run([str(MESON), "test", "-C", str(setup.build), "--print-errorlogs"], capture_output=True,
+                            text=True, env=dict(setup.env, EULERSTACK_PLUGIN_SYSTEM_PATH=str(setup.others)),
+                            timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "conformance" in result.stdout and "twin" in result.stdout
 
 
 def test_installed_as_the_extra_bundle_verified_and_refused_when_tampered(setup):
-    installed, _, build, env = setup
-    run([MESON, "install", "-C", build, "--quiet"], env)
+    installed = setup.installed
+    run([MESON, "install", "-C", setup.build, "--quiet"], setup.env)
     extra = installed.plugindir / "extra"
     manifest = json.loads((extra / "bundle.json").read_text())
     assert manifest["name"] == "extra"
     assert [(p["name"], [f["path"] for f in p["files"]]) for p in manifest["plugins"]] == [
-        ("hyena", ["libeulerstack_hyena.so", "libeulerstack_hyena.modules.so", "eulerstack_hyena.py"])]
+        (NAME, [f"libeulerstack_{NAME}.so", f"libeulerstack_{NAME}.modules.so", f"eulerstack_{NAME}.py"])]
 
-    listing = json.loads(installed.run("plugins", "--json").stdout)  # no environment: the installed defaults
-    assert [b["name"] for b in listing["bundles"]] == ["core", "extra"]
-    assert "hyena" in {p["name"] for p in listing["plugins"]}
+    # No environment: the installed defaults, where the built-in hyena registers its block first.
+    listing = json.loads(installed.run("plugins", "--json").stdout)
+    assert [b["name"] for b in listing["bundles"]] == [BUILTIN_BUNDLE, "extra"]
+    assert [(f["id"], f["file"]) for f in listing["failures"]] == [("registry.duplicate_block",
+                                                                    str(extra / f"libeulerstack_{NAME}.so"))]
     assert installed.run("plugins", "verify", extra).returncode == 0
 
-    twin = extra / "eulerstack_hyena.py"
+    twin = extra / f"eulerstack_{NAME}.py"
     twin.write_text(twin.read_text() + "\n# changed\n")
     verified = installed.run("plugins", "verify", extra)
     assert verified.returncode == 3
     assert f"PluginError: {twin} does not match its bundle manifest" in verified.stderr
-    listed = installed.run("plugins", "--json")
+    listed = installed.run("plugins", "--json", env=setup.cli_env() | {"EULERSTACK_PLUGIN_PATH": str(extra)})
     assert listed.returncode == 3
     failures = json.loads(listed.stdout)["failures"]
     assert [(f["id"], f["file"]) for f in failures] == [("plugin.checksum_mismatch",
-                                                         str(extra / "libeulerstack_hyena.so"))]
-    assert "hyena" not in {p["name"] for p in json.loads(listed.stdout)["plugins"]}
+                                                         str(extra / f"libeulerstack_{NAME}.so"))]
+    assert NAME not in {p["name"] for p in json.loads(listed.stdout)["plugins"]}

@@ -24,7 +24,7 @@ from conftest import EXE, clean_env
 
 N_SPECS = 200
 
-# Documented defaults (plugins/*_plugin.cpp, core/src/spec/core_schema.cpp).
+# Documented defaults (plugins/*_plugin.cpp, core/torch_free/src/spec/core_schema.cpp).
 MIXER_DEFAULTS = {
     "attention": {"qkv_bias": False, "attn_drop": 0.0, "window": None, "window_mode": "standard",
                   "window_dilation": None, "latent_dim": None},

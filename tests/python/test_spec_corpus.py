@@ -1,4 +1,5 @@
-"""The spec corpus: one small YAML file per validation rule, under tests/specs/.
+"""The spec corpus: one small YAML file per validation rule, under tests/specs/ for core's rules and
+under <plugin folder>/tests/specs/ for each built-in plugin's cross-field and realism checks.
 
 Every file is the minimal valid spec of test_cli_spec.py (valid/base.yml) changed in one place (a
 block rule may need the block selected too; the rule line says so). Its header says what
@@ -22,10 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXE, ROOT, clean_env, run_capped
+from conftest import BUILTIN, EXE, ROOT, clean_env, run_capped
 
 SPECS = ROOT / "tests" / "specs"
+PLUGIN_SPECS = [ROOT / p["folder"] / "tests" / "specs" for p in BUILTIN["plugins"]]
 CATALOG = ROOT / "core" / "i18n" / "en"
+PLUGIN_CATALOGS = [ROOT / p["folder"] / "i18n" / "en.json" for p in BUILTIN["plugins"]
+                   if (ROOT / p["folder"] / "i18n" / "en.json").is_file()]
 WARNING_CATEGORIES = ("RealismWarning", "ValidationWarning")
 EXPECT = re.compile(r"^# expect: (\w+) ([\w.]+) (\d+):(\d+)$")
 
@@ -70,7 +74,8 @@ class Case:
 
 
 def all_cases():
-    return [Case(p) for kind in ("invalid", "warnings", "valid") for p in sorted((SPECS / kind).glob("*.yml"))]
+    return [Case(p) for kind in ("invalid", "warnings", "valid") for root in [SPECS, *PLUGIN_SPECS]
+            for p in sorted((root / kind).glob("*.yml"))]
 
 
 CASES = all_cases()
@@ -91,7 +96,7 @@ def case_params(kind):
 
 def _message_patterns():
     patterns = []
-    for catalog in sorted(CATALOG.glob("*.json")):
+    for catalog in [*sorted(CATALOG.glob("*.json")), *PLUGIN_CATALOGS]:
         for ident, entry in json.loads(catalog.read_text()).items():
             msg = entry.get("msg", "")
             if re.fullmatch(r"(\{\w+\})*", msg):
@@ -183,6 +188,8 @@ def test_every_message_id_is_exercised():
     for catalog in ("spec.json", "expr.json"):
         ids |= {i for i in json.loads((CATALOG / catalog).read_text())
                 if i.startswith(("spec.", "expr.", "realism."))}
+    for catalog in PLUGIN_CATALOGS:  # every plugin finding has a case in its folder
+        ids |= set(json.loads(catalog.read_text()))
     covered = {ident for c in CASES if not c.xfail for (_, ident, _, _) in c.expected}
     missing = ids - covered - set(GENERATED) - set(NOT_FROM_A_SPEC_FILE)
     assert not missing, f"no corpus file expects: {sorted(missing)}"

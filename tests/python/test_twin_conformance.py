@@ -4,14 +4,19 @@ forward and across a cache, for each block and its variants."""
 
 import sys
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+from conftest import BUILTIN, ROOT  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "python"))
 from eulerstack.twin_conformance import check_ffn_padding, check_mixer_padding, check_module_hygiene  # noqa: E402
+
+# The built-in plugins' own twin tests (in their folders) build the blocks.
+for plugin in BUILTIN["plugins"]:
+    sys.path.insert(0, str(ROOT / plugin["folder"] / "tests"))
 
 import test_twin_attention as attention_tests  # noqa: E402
 import test_twin_ffn_moe as ffn_tests  # noqa: E402

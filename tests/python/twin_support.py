@@ -11,6 +11,7 @@ import ast
 import copy
 import importlib.util
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict
@@ -34,13 +35,32 @@ POSITIONAL_DEFAULTS = {
 # --- the twins --------------------------------------------------------------------------------
 
 
+# The package the twins are loaded into, as in an export: each twin's folder and core's Python files
+# (the SDK module eulerstack_sdk.py that twins import relatively).
+TWIN_PACKAGE = "eulerstack_twins"
+CORE_PYTHON = ROOT / "core" / "hf_python"
+
+
+def _twin_package(folder):
+    package = sys.modules.get(TWIN_PACKAGE)
+    if package is None:
+        package = types.ModuleType(TWIN_PACKAGE)
+        package.__path__ = [str(CORE_PYTHON)]
+        sys.modules[TWIN_PACKAGE] = package
+    if str(folder) not in package.__path__:
+        package.__path__.append(str(folder))
+    return package
+
+
 def load_twin(path):
-    """The twin at `path` as module `<file stem>` (eulerstack_<plugin>), loaded once: it stays in
-    sys.modules under that name, as transformers' remote code is importable by name, so that pickling
-    finds its classes and every test file that loads it sees the same module object."""
-    name = Path(path).stem
+    """The twin at `path` as module `eulerstack_twins.<file stem>`, loaded once: it stays in sys.modules under
+    that name, as transformers' remote code is importable by name, so that pickling finds its classes and every
+    test file that loads it sees the same module object."""
+    path = Path(path)
+    name = f"{TWIN_PACKAGE}.{path.stem}"
     if getattr(sys.modules.get(name), "__file__", None) == str(path):
         return sys.modules[name]
+    _twin_package(path.parent)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -48,15 +68,23 @@ def load_twin(path):
     return module
 
 
+# What a twin may import relatively: the SDK module beside it.
+SDK_MODULE = "eulerstack_sdk"
+
+
 def imported_roots(path):
-    """The top-level modules the file at `path` imports; fails on a relative import."""
+    """The top-level modules the file at `path` imports (the SDK module for its relative import); fails on
+    any other relative import."""
     roots = set()
     for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative import in %s" % Path(path).name
-            roots.add(node.module.split(".")[0])
+            if node.level:
+                assert (node.level, node.module) == (1, SDK_MODULE), "relative import in %s" % Path(path).name
+                roots.add(SDK_MODULE)
+            else:
+                roots.add(node.module.split(".")[0])
     return roots
 
 

@@ -80,7 +80,7 @@ eulerstack::MixerDefinition flawed_mixer(const std::string& flaw) {
   };
   if (flaw == "rejects_defaults")
     mixer.schema.cross_check = [](const eulerstack::BlockContext&) {
-      return std::vector<eulerstack::BlockIssue>{{"", "never valid", "none", false}};
+      return std::vector<eulerstack::BlockIssue>{{"", "flawed.never_valid", {}, false}};
     };
   return mixer;
 }

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "eulerstack/messages.hpp"
+#include "eulerstack/plugin.hpp"
 #include "support.hpp"
 
 using eulerstack::Diagnostic;
@@ -171,4 +172,35 @@ TEST_CASE("resolve_language: an unsupported --lang is a usage error") {
     CHECK(test::contains(text, "unsupported language 'xx'"));
     CHECK(test::contains(text, "Fix: Use one of: en, ko, zh, ja, es."));
   }
+}
+
+TEST_CASE("a plugin's catalogs are checked, then render in every language like core's") {
+  using eulerstack::PluginCatalog;
+  std::string why;
+  const PluginCatalog good[] = {
+      {"en", R"({"unit_plugin.odd": {"msg": "{block}: {n} is odd", "fix": "Use an even n.", "see": "docs/X.md"}})"},
+      {"ko", R"({"unit_plugin.odd": {"msg": "{block}: {n}은(는) 홀수입니다", "fix": "짝수 n을 쓰세요."}})"},
+  };
+  auto messages = eulerstack::parse_plugin_messages("unit_plugin", good, 2, why);
+  REQUIRE_MESSAGE(messages, why);
+  CHECK(message_text("ko", "unit_plugin.odd", "msg") == "unit_plugin.odd");  // not added yet
+  eulerstack::add_plugin_messages(*messages);
+  const Diagnostic d = make_error("CompatibilityError", "unit_plugin.odd", {{"block", "b"}, {"n", "3"}}, {"s.yml", 2, 4});
+  CHECK(render(d, "ko") == "s.yml:2:4: CompatibilityError: b: 3은(는) 홀수입니다\n해결 방법: 짝수 n을 쓰세요.\n참고: docs/X.md\n");
+  CHECK(test::contains(render(d, "zh"), "b: 3 is odd"));  // a language the plugin lacks falls back to English
+
+  const PluginCatalog other_prefix[] = {{"en", R"({"core.odd": {"msg": "x"}})"}};
+  CHECK_FALSE(eulerstack::parse_plugin_messages("unit_plugin", other_prefix, 1, why));
+  CHECK(test::contains(why, "does not start with 'unit_plugin.'"));
+  const PluginCatalog no_english[] = {{"ko", R"({"unit_plugin.odd": {"msg": "x"}})"}};
+  CHECK_FALSE(eulerstack::parse_plugin_messages("unit_plugin", no_english, 1, why));
+  CHECK(why == "no English catalog");
+  const PluginCatalog unknown_language[] = {{"fr", R"({"unit_plugin.odd": {"msg": "x"}})"}};
+  CHECK_FALSE(eulerstack::parse_plugin_messages("unit_plugin", unknown_language, 1, why));
+  CHECK(test::contains(why, "'fr'"));
+  const PluginCatalog no_text[] = {{"en", R"({"unit_plugin.odd": {"fix": "x"}})"}};
+  CHECK_FALSE(eulerstack::parse_plugin_messages("unit_plugin", no_text, 1, why));
+  const PluginCatalog not_json[] = {{"en", "{"}};
+  CHECK_FALSE(eulerstack::parse_plugin_messages("unit_plugin", not_json, 1, why));
+  CHECK(eulerstack::parse_plugin_messages("unit_plugin", nullptr, 0, why));  // no messages at all is fine
 }

@@ -230,6 +230,16 @@ TEST_CASE("a malformed schema names the plugin, the block and the defect") {
   CHECK(nothing_registered(registry));
 }
 
+TEST_CASE("a plugin whose messages are malformed is refused, with the reason") {
+  Registry registry;
+  const std::string text = single_failure(registry, "bad_catalog", "plugin.bad_catalog");
+  CHECK_MESSAGE(contains(text, "the messages of plugin fixture_bad_catalog (" + fixture_file("bad_catalog").string() +
+                                   ") are unusable: message id 'attention.odd' does not start with "
+                                   "'fixture_bad_catalog.'"),
+                text);
+  CHECK(nothing_registered(registry));
+}
+
 TEST_CASE("the host keeps going: a broken file and a good plugin in one directory") {
   Registry registry;
   load_dirs(registry, {"mixed"});

@@ -135,4 +135,4 @@ void register_modules(ModuleRegistrar& registrar) {
 }  // namespace
 }  // namespace eulerstack::attention
 
-EULERSTACK_PLUGIN_MODULES("attention", eulerstack::attention::register_modules)
+EULERSTACK_PLUGIN_MODULES(eulerstack::attention::register_modules)

@@ -69,27 +69,22 @@ std::vector<BlockIssue> check_attention(const BlockContext& ctx) {
   if (ctx.is_set("latent_dim")) {
     const auto latent = ctx.param<std::int64_t>("latent_dim");
     if (latent >= d)
-      issues.push_back({"latent_dim",
-                        "MLA latent_dim " + std::to_string(latent) + " must be smaller than d_model " +
-                            std::to_string(d) + " (0 < latent_dim < d_model)",
-                        "Use a latent about d_model/2, e.g. latent_dim: " + std::to_string(d / 2) + "."});
+      issues.push_back({"latent_dim", "attention.latent_not_below_d_model",
+                        {{"latent", std::to_string(latent)}, {"d_model", std::to_string(d)},
+                         {"suggested", std::to_string(d / 2)}}});
     else if (latent < d / 16 || latent > 3 * d / 4)
-      issues.push_back({"latent_dim",
-                        "MLA latent_dim " + std::to_string(latent) + " is outside the usual d_model/16 .. 3*d_model/4",
-                        "DeepSeek-V2/V3 use latents of about d_model/4 to d_model/2.", true});
+      issues.push_back({"latent_dim", "attention.latent_unusual", {{"latent", std::to_string(latent)}}, true});
   }
   if (ctx.is_set("window") && ctx.param<std::int64_t>("window") >= ctx.model_int("max_seq_len"))
-    issues.push_back({"window",
-                      "window " + std::to_string(ctx.param<std::int64_t>("window")) + " is not shorter than max_seq_len " +
-                          std::to_string(ctx.model_int("max_seq_len")) + ": the layer attends globally",
-                      "Use window: null for global attention, or a window shorter than max_seq_len.", true});
+    issues.push_back({"window", "attention.window_not_below_max_seq_len",
+                      {{"window", std::to_string(ctx.param<std::int64_t>("window"))},
+                       {"max_seq_len", std::to_string(ctx.model_int("max_seq_len"))}},
+                      true});
   const auto mode = ctx.param<std::string>("window_mode");
   if ((mode == "dilated" || mode == "nsa") && !ctx.is_set("window"))
-    issues.push_back({"window_mode", "window_mode '" + mode + "' needs a window",
-                      "Set attention.window (e.g. 4096) or use window_mode: standard."});
+    issues.push_back({"window_mode", "attention.window_mode_needs_window", {{"mode", mode}}});
   if (ctx.is_set("window_dilation") && mode != "dilated" && mode != "nsa")
-    issues.push_back({"window_dilation", "window_dilation only applies to window_mode dilated or nsa",
-                      "Remove window_dilation or set window_mode: dilated."});
+    issues.push_back({"window_dilation", "attention.dilation_without_dilated_mode", {}});
   return issues;
 }
 
@@ -123,6 +118,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("attention", "0.1.0", "core",
-                               "Causal softmax attention (MHA, GQA, MQA, sliding window, MLA)", register_blocks,
-                               "libeulerstack_attention.modules.so", "eulerstack_attention.py")
+EULERSTACK_PLUGIN("Causal softmax attention (MHA, GQA, MQA, sliding window, MLA)", register_blocks)

@@ -40,7 +40,8 @@ Init (each projection's `reset_parameters`, through torch.nn.init so that transf
 loading guard skips weights read from the checkpoint): weights normal(init_std), o_proj
 normal(init_std / sqrt(2 * max(n_layers, 1))), biases zero.
 
-A twin imports only torch and the standard library (transformers' remote code).
+A twin imports only torch, the standard library and the SDK module beside it
+(transformers' remote code).
 """
 
 import math
@@ -50,19 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class _Linear(nn.Linear):
-    """y = x W^T + b with W [out, in]; its init rule is normal(std) for the weight, zeros for the bias."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool, std: float) -> None:
-        self.init_std = float(std)  # read by reset_parameters, which nn.Linear.__init__ calls
-        super().__init__(in_features, out_features, bias=bias)
-
-    def reset_parameters(self) -> None:
-        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
-        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
-        if self.bias is not None:
-            torch.nn.init.zeros_(self.bias)
+from .eulerstack_sdk import Linear
 
 
 def _is_set(params: dict, key: str) -> bool:
@@ -253,19 +242,19 @@ class Attention(nn.Module):
         std = float(ctx.init_std)
         q_width, kv_width = heads * self.head_dim, kv_heads * self.head_dim
 
-        self.q_proj = _Linear(d, q_width, bias, std)
+        self.q_proj = Linear(d, q_width, bias, std)
         self.latent_dim: Optional[int] = None
         if _is_set(params, "latent_dim"):
             latent = int(params["latent_dim"])
             self.latent_dim = latent
-            self.kv_down_proj = _Linear(d, latent, False, std)
-            self.k_up_proj = _Linear(latent, kv_width, bias, std)
-            self.v_up_proj = _Linear(latent, kv_width, bias, std)
+            self.kv_down_proj = Linear(d, latent, False, std)
+            self.k_up_proj = Linear(latent, kv_width, bias, std)
+            self.v_up_proj = Linear(latent, kv_width, bias, std)
         else:
-            self.k_proj = _Linear(d, kv_width, bias, std)
-            self.v_proj = _Linear(d, kv_width, bias, std)
+            self.k_proj = Linear(d, kv_width, bias, std)
+            self.v_proj = Linear(d, kv_width, bias, std)
         depth = float(max(int(ctx.n_layers), 1))
-        self.o_proj = _Linear(q_width, d, False, std / math.sqrt(2.0 * depth))
+        self.o_proj = Linear(q_width, d, False, std / math.sqrt(2.0 * depth))
         # transformers' tensor parallelism (tp_plan="auto"): heads split over the ranks, o_proj summing them. A
         # single key/value head (MQA) cannot be split: every rank keeps it whole for its share of the queries.
         split = ["q_proj"]

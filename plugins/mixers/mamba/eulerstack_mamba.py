@@ -44,7 +44,8 @@ dt_proj.bias (mamba1) softplus^-1(dt), dt = exp(uniform(log 1e-3, log 1e-1)) cla
 mamba2 A_log = log(uniform[1, 16]); mamba1 A_log[c, n] = log(n + 1) and dt_proj.weight
 uniform(+-r^-0.5). Values are drawn in float32 and converted to the parameter's dtype.
 
-A twin imports only torch and the standard library (transformers' remote code).
+A twin imports only torch, the standard library and the SDK module beside it
+(transformers' remote code).
 """
 
 import math
@@ -54,19 +55,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .eulerstack_sdk import Linear, loaded, padding_order, restore_tokens, take_tokens
+
 _NORM_EPS = 1e-5
 _DT_MIN, _DT_MAX, _DT_FLOOR = 1e-3, 1e-1, 1e-4
 _A_LOW, _A_HIGH = 1.0, 16.0
 
 
-def _loaded(tensor: torch.Tensor) -> bool:
-    """Whether transformers marked the tensor as read from the checkpoint."""
-    return bool(getattr(tensor, "_is_hf_initialized", False))
-
-
 def _assign(param: torch.Tensor, value: torch.Tensor) -> None:
     """param <- value (converted to its dtype), unless it was loaded from the checkpoint."""
-    if _loaded(param):
+    if loaded(param):
         return
     with torch.no_grad():
         param.copy_(value)
@@ -79,22 +77,10 @@ def _fresh(param: torch.Tensor) -> torch.Tensor:
 
 def _inverse_softplus_dt(param: torch.Tensor) -> None:
     """mamba_init.cpp's inverse_softplus_dt: softplus^-1(dt), dt = exp(U(log 1e-3, log 1e-1)) clamped >= 1e-4."""
-    if _loaded(param):
+    if loaded(param):
         return
     dt = _fresh(param).uniform_(math.log(_DT_MIN), math.log(_DT_MAX)).exp_().clamp_min_(_DT_FLOOR)
     _assign(param, dt + torch.log(-torch.expm1(-dt)))  # dt + log(1 - exp(-dt))
-
-
-class _Linear(nn.Linear):
-    """y = x W^T with W [out, in], no bias; its init rule is normal(std)."""
-
-    def __init__(self, in_features: int, out_features: int, std: float) -> None:
-        self.init_std = float(std)  # read by reset_parameters, which nn.Linear.__init__ calls
-        super().__init__(in_features, out_features, bias=False)
-
-    def reset_parameters(self) -> None:
-        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
-        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
 
 
 class _DtProjection(nn.Linear):
@@ -155,18 +141,16 @@ class CausalConv1d(nn.Module):
 
     def _skipping_padding(self, x: torch.Tensor, history: Optional[torch.Tensor],
                           padding_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        batch, tokens = x.size(0), x.size(1)
+        batch = x.size(0)
         real = padding_mask.to(device=x.device, dtype=torch.bool)
-        order = torch.argsort(real.logical_not().to(torch.int8), dim=1, stable=True)  # real tokens first
-        channels = order.unsqueeze(-1).expand(batch, tokens, self.channels)
-        packed = x.gather(1, channels) * real.gather(1, order).unsqueeze(-1).to(x.dtype)
+        order, packed_real = padding_order(real, real_first=True)
+        packed = take_tokens(x, order) * packed_real.unsqueeze(-1).to(x.dtype)
         past = history.to(x.dtype) if history is not None else x.new_zeros((batch, self.width - 1, self.channels))
         full = torch.cat((past, packed), 1)
         rows = real.sum(1, keepdim=True) + torch.arange(self.width - 1, device=x.device)  # [B, K-1]
         next_history = full.gather(1, rows.unsqueeze(-1).expand(batch, self.width - 1, self.channels))
         y = F.conv1d(full.transpose(1, 2), self.weight, self.bias, groups=self.channels).transpose(1, 2)
-        back = torch.argsort(order, dim=1).unsqueeze(-1).expand(batch, tokens, self.channels)
-        return y.gather(1, back) * real.unsqueeze(-1).to(y.dtype), next_history
+        return restore_tokens(y, order) * real.unsqueeze(-1).to(y.dtype), next_history
 
     def extra_repr(self) -> str:
         return "channels=%d, width=%d" % (self.channels, self.width)
@@ -438,18 +422,18 @@ class Mamba2(_MambaMixer):
         self.chunk_size = int(params["chunk_size"])
         conv_dim = self.inner + 2 * self.groups * self.state_size
         std = float(ctx.init_std)
-        self.in_proj = _Linear(d, self.inner + conv_dim + self.heads, std)
+        self.in_proj = Linear(d, self.inner + conv_dim + self.heads, False, std)
         self.conv1d = CausalConv1d(conv_dim, int(params["d_conv"]))
         self.dt_bias = nn.Parameter(torch.empty(self.heads))
         self.A_log = nn.Parameter(torch.empty(self.heads))
         self.D = nn.Parameter(torch.empty(self.heads))
         self.norm = GatedRMSNorm(self.inner, self.inner // self.groups, _NORM_EPS)
-        self.out_proj = _Linear(self.inner, d, std / math.sqrt(2.0 * _depth(ctx)))
+        self.out_proj = Linear(self.inner, d, False, std / math.sqrt(2.0 * _depth(ctx)))
         self._init_own()
 
     def _init_own(self) -> None:
         _inverse_softplus_dt(self.dt_bias)
-        if not _loaded(self.A_log):
+        if not loaded(self.A_log):
             _assign(self.A_log, _fresh(self.A_log).uniform_(_A_LOW, _A_HIGH).log_())
         torch.nn.init.ones_(self.D)
 
@@ -505,17 +489,17 @@ class Mamba1(_MambaMixer):
         self.state_size = int(params["d_state"])
         self.rank = (d + 15) // 16
         std = float(ctx.init_std)
-        self.in_proj = _Linear(d, 2 * self.inner, std)
+        self.in_proj = Linear(d, 2 * self.inner, False, std)
         self.conv1d = CausalConv1d(self.inner, int(params["d_conv"]))
-        self.x_proj = _Linear(self.inner, self.rank + 2 * self.state_size, std)
+        self.x_proj = Linear(self.inner, self.rank + 2 * self.state_size, False, std)
         self.dt_proj = _DtProjection(self.rank, self.inner)
         self.A_log = nn.Parameter(torch.empty(self.inner, self.state_size))
         self.D = nn.Parameter(torch.empty(self.inner))
-        self.out_proj = _Linear(self.inner, d, std / math.sqrt(2.0 * _depth(ctx)))
+        self.out_proj = Linear(self.inner, d, False, std / math.sqrt(2.0 * _depth(ctx)))
         self._init_own()
 
     def _init_own(self) -> None:
-        if not _loaded(self.A_log):  # S4D-real: A_log[c, n] = log(n + 1)
+        if not loaded(self.A_log):  # S4D-real: A_log[c, n] = log(n + 1)
             n = self.A_log.size(-1)
             _assign(self.A_log, torch.arange(1, n + 1, dtype=torch.float32, device=self.A_log.device).log()
                     .expand(self.A_log.shape))

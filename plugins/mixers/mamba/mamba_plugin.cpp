@@ -87,19 +87,15 @@ std::vector<BlockIssue> check_mamba(const BlockContext& ctx) {
   const std::int64_t inner = ctx.param<std::int64_t>("expand") * ctx.model_int("d_model");
   const auto head_dim = ctx.param<std::int64_t>("head_dim");
   if (inner % head_dim != 0) {
-    issues.push_back({"head_dim",
-                      "expand*d_model = " + std::to_string(inner) + " is not divisible by head_dim " +
-                          std::to_string(head_dim),
-                      "Choose a head_dim that divides expand*d_model (64 is the usual value)."});
+    issues.push_back({"head_dim", "mamba.head_dim_not_dividing",
+                      {{"inner", std::to_string(inner)}, {"head_dim", std::to_string(head_dim)}}});
     return issues;
   }
   const std::int64_t heads = inner / head_dim;
   const auto groups = ctx.param<std::int64_t>("n_groups");
   if (heads % groups != 0)
-    issues.push_back({"n_groups",
-                      "the " + std::to_string(heads) + " SSM heads cannot be split into " + std::to_string(groups) +
-                          " groups",
-                      "Use an n_groups that divides expand*d_model/head_dim (1 shares B and C across all heads)."});
+    issues.push_back({"n_groups", "mamba.groups_not_dividing",
+                      {{"heads", std::to_string(heads)}, {"groups", std::to_string(groups)}}});
   return issues;
 }
 
@@ -129,5 +125,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("mamba", "0.1.0", "core", "Mamba2 (SSD) and Mamba1 selective state-space mixers",
-                               register_blocks, "libeulerstack_mamba.modules.so", "eulerstack_mamba.py")
+EULERSTACK_PLUGIN("Mamba2 (SSD) and Mamba1 selective state-space mixers", register_blocks)

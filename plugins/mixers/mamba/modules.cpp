@@ -18,4 +18,4 @@ void register_modules(eulerstack::ModuleRegistrar& registrar) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_MODULES("mamba", register_modules)
+EULERSTACK_PLUGIN_MODULES(register_modules)

@@ -32,7 +32,8 @@ Init (`reset_parameters`, through torch.nn.init so that transformers' loading gu
 skips weights read from the checkpoint): q/k/v/g_proj normal(init_std),
 o_proj normal(init_std / sqrt(2 * n_layers)).
 
-A twin imports only torch and the standard library (transformers' remote code).
+A twin imports only torch, the standard library and the SDK module beside it
+(transformers' remote code).
 """
 
 import math
@@ -42,19 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .eulerstack_sdk import Linear
+
 _GROUP_NORM_EPS = 1e-5
-
-
-class _Linear(nn.Linear):
-    """y = x W^T with W [out, in], no bias; its init rule is normal(std)."""
-
-    def __init__(self, in_features: int, out_features: int, std: float) -> None:
-        self.init_std = float(std)  # read by reset_parameters, which nn.Linear.__init__ calls
-        super().__init__(in_features, out_features, bias=False)
-
-    def reset_parameters(self) -> None:
-        # Looked up at call time: transformers patches torch.nn.init to skip loaded tensors.
-        torch.nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
 
 
 # --- xpos.cpp -----------------------------------------------------------------------
@@ -223,11 +214,11 @@ class RetNet(nn.Module):
         self.rope = bool(params["rope"])
         layers = float(ctx.n_layers if ctx.n_layers > 0 else 1)
         std = float(ctx.init_std)
-        self.q_proj = _Linear(d, d, std)
-        self.k_proj = _Linear(d, d, std)
-        self.v_proj = _Linear(d, self.value_dim, std)
-        self.g_proj = _Linear(d, self.value_dim, std)
-        self.o_proj = _Linear(self.value_dim, d, std / math.sqrt(2.0 * layers))
+        self.q_proj = Linear(d, d, False, std)
+        self.k_proj = Linear(d, d, False, std)
+        self.v_proj = Linear(d, self.value_dim, False, std)
+        self.g_proj = Linear(d, self.value_dim, False, std)
+        self.o_proj = Linear(self.value_dim, d, False, std / math.sqrt(2.0 * layers))
 
     def new_cache(self) -> RetentionCache:
         return RetentionCache()

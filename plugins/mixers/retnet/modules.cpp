@@ -11,4 +11,4 @@ void register_modules(eulerstack::ModuleRegistrar& registrar) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_MODULES("retnet", register_modules)
+EULERSTACK_PLUGIN_MODULES(register_modules)

@@ -51,8 +51,7 @@ std::vector<BlockIssue> check_retnet(const BlockContext& ctx) {
   std::vector<BlockIssue> issues;
   const std::int64_t head_dim = ctx.model_int("d_model") / ctx.model_int("n_heads");
   if (ctx.param<bool>("rope") && head_dim % 2 != 0)
-    issues.push_back({"rope", "rotation needs an even head dimension, got " + std::to_string(head_dim),
-                      "Choose d_model and n_heads so that d_model/n_heads is even, or set rope: false."});
+    issues.push_back({"rope", "retnet.rope_odd_head_dim", {{"head_dim", std::to_string(head_dim)}}});
   return issues;
 }
 
@@ -79,5 +78,4 @@ void register_blocks(eulerstack::Registrar& registry) {
 
 }  // namespace
 
-EULERSTACK_PLUGIN_WITH_MODULES("retnet", "0.1.0", "core", "RetNet multi-scale retention mixer", register_blocks,
-                               "libeulerstack_retnet.modules.so", "eulerstack_retnet.py")
+EULERSTACK_PLUGIN("RetNet multi-scale retention mixer", register_blocks)

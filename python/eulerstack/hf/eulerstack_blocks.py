@@ -7,5 +7,5 @@ from pathlib import Path
 PLUGIN_REGISTRARS = tuple(
     importlib.import_module("." + path.stem, __package__).register
     for path in sorted(Path(__file__).resolve().parent.glob("eulerstack_*.py"))
-    if path.stem != "eulerstack_blocks"
+    if path.stem not in ("eulerstack_blocks", "eulerstack_sdk")
 )
