@@ -164,10 +164,10 @@ def test_language_flag_translates_messages(cli, tmp_path):
 
 
 def test_an_upstream_feature_no_plugin_implements_names_it_and_the_search_path(cli):
-    spec = ROOT / "tests" / "specs" / "invalid" / "feature_not_provided.attention_sinks.yml"
+    spec = ROOT / "tests" / "specs" / "invalid" / "feature_not_provided.attention_compression.yml"
     (error,) = json.loads(cli("validate", spec, "--json").stdout)["errors"]
     assert error["id"] == "spec.feature_not_provided"
-    assert error["message"].startswith("'attention.attention_sinks' (DeepSeek-V4 ")
+    assert error["message"].startswith("'attention.compression' (DeepSeek-V4 ")
     assert error["message"].endswith("is not provided by any loaded plugin")
     assert any(note.startswith("plugin search path: ") and "(default)" in note for note in error["notes"])
 

@@ -1,6 +1,7 @@
 """`compile --output-dir`: the HF directory, its safetensors, atomicity, and
-C++/Python parity for every mini preset (transformers loads the export in a
-fresh process with trust_remote_code and must give the C++ runtime's logits)."""
+C++/Python parity for every mini preset and every valid spec case of a plugin
+(transformers loads the export in a fresh process with trust_remote_code and
+must give the C++ runtime's logits)."""
 import json
 import os
 import signal
@@ -13,9 +14,12 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from conftest import EXE, ROOT, clean_env
+from conftest import BUILTIN, EXE, ROOT, clean_env
 
 MINI_PRESETS = sorted(p.stem for p in (ROOT / "presets").glob("*_mini.yml"))
+# The plugins' own valid spec cases (their constructs at small sizes, float32).
+PLUGIN_SPECS = sorted(str(p) for plugin in BUILTIN["plugins"]
+                      for p in (ROOT / plugin["folder"] / "tests" / "specs" / "valid").glob("*.yml"))
 TOKENS = "3 1 4 1 5 9 2 6 5 3 5 8 9 7 9 3"
 GENERATE = 6
 PARITY_TOLERANCE = 1e-4
@@ -57,7 +61,7 @@ def load_in_python(model_dir, tmp_path):
     return np.load(out), json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("preset", MINI_PRESETS)
+@pytest.mark.parametrize("preset", MINI_PRESETS + PLUGIN_SPECS, ids=lambda p: Path(p).stem)
 def test_every_mini_preset_loads_in_transformers_with_the_cpp_logits(cli, tmp_path, preset):
     model_dir = tmp_path / "model"
     export(cli, preset, model_dir)
@@ -80,6 +84,27 @@ def test_every_mini_preset_loads_in_transformers_with_the_cpp_logits(cli, tmp_pa
     config = json.loads((model_dir / "config.json").read_text())
     tied = config["tie_word_embeddings"]
     assert set(loaded["names"]) == stored | ({"lm_head.weight"} if tied and "lm_head.weight" in loaded["names"] else set())
+
+
+@pytest.mark.parametrize("spec", PLUGIN_SPECS, ids=lambda p: Path(p).stem)
+def test_plugin_spec_cases_agree_on_trained_looking_weights(cli, tmp_path, spec):
+    """Parameters that start at zero (sinks, gates) must be used alike too: every tensor of the export is moved
+    off its init, then `run --model` and transformers read the same directory."""
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file, save_file
+
+    model_dir = tmp_path / "model"
+    export(cli, spec, model_dir)
+    weights = load_file(str(model_dir / "model.safetensors"))
+    generator = torch.Generator().manual_seed(3)
+    moved = {name: (t + 0.05 * torch.randn(t.shape, generator=generator, dtype=torch.float32).to(t.dtype)
+                    if t.is_floating_point() else t) for name, t in weights.items()}
+    save_file(moved, str(model_dir / "model.safetensors"), metadata={"format": "pt"})
+    cpp_logits = tmp_path / "cpp_logits.npy"
+    r = cli("run", "--model", model_dir, "--tokens", TOKENS, "--dtype", "float32", "--logits-out", cpp_logits)
+    assert r.returncode == 0, r.stderr
+    python_logits, _ = load_in_python(model_dir, tmp_path)
+    assert np.abs(python_logits - np.load(cpp_logits)).max() <= PARITY_TOLERANCE
 
 
 def test_export_layout_and_summary(cli, tmp_path):

@@ -189,6 +189,29 @@ def test_an_edited_ir_is_refused_naming_the_difference(cli, exported):
     assert "eulerstack_ir is not what its own sections compile to (first difference at /layers/1/norm/type)" in r.stderr
 
 
+def test_an_export_from_before_a_block_parameter_existed_still_runs(cli, exported):
+    """An IR without a parameter a plugin has since gained runs with that parameter's default; a stored value
+    that differs from what the sections compile to is still refused."""
+    before = run_model(cli, exported)
+    assert before.returncode == 0, before.stderr
+
+    def drop(config):
+        for layer in config["eulerstack_ir"]["layers"]:
+            layer["mixer"]["params"].pop("attention_sinks", None)
+    rewrite_config(exported, drop)
+    r = run_model(cli, exported)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == before.stdout
+
+    def change(config):
+        config["eulerstack_ir"]["layers"][0]["mixer"]["params"]["attention_sinks"] = {"n_per_head": 1,
+                                                                                      "learnable": True}
+    rewrite_config(exported, change)
+    r = run_model(cli, exported)
+    assert r.returncode == 4
+    assert "(first difference at /layers/0/mixer/params/attention_sinks)" in r.stderr
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("vocab_size", 1 << 40, "model.vocab_size = 1099511627776 is above the maximum 16777216"),
     ("d_model", "wide", "model.d_model"),

@@ -32,6 +32,7 @@ MIXERS = {
                                                              "window_dilation": 2}),
     "attention_nsa": partial(attention_tests.attention, {"window": 2, "window_mode": "nsa"}),
     "attention_mla": partial(attention_tests.attention, {"latent_dim": 16, "qkv_bias": True}),
+    "attention_sinks": partial(attention_tests.with_sinks, {"window": 3}),
     "retnet_parallel": lambda: retnet_tests.twin.RetNet(retnet_tests.context({"chunkwise": False})),
     "retnet_chunkwise": lambda: retnet_tests.twin.RetNet(retnet_tests.context({"chunk_size": 2})),
     "mamba2": lambda: mamba_tests.twin.make_mamba(mamba_tests.context({"head_dim": 16, "d_state": 8,

@@ -43,6 +43,12 @@ class Attention : public MixerModule {
     const double depth = static_cast<double>(std::max<std::int64_t>(context.n_layers, 1));
     o_proj_ = add_linear(*this, "o_proj", q_width, d, false, options,
                          init::normal(context.init_std / std::sqrt(2.0 * depth)));
+    if (block.is_set("attention_sinks")) {  // absent from the IR of exports older than the parameter
+      const auto& sinks = block.params.at("attention_sinks");
+      sink_count_ = sinks.at("n_per_head").get<std::int64_t>();
+      if (sink_count_ > 0 && sinks.at("learnable").get<bool>())
+        sinks_ = add_parameter("sinks", {heads_, sink_count_}, options, init::zeros());
+    }
   }
 
   at::Tensor forward(const at::Tensor& x, const MixerInput& input) override {
@@ -86,7 +92,10 @@ class Attention : public MixerModule {
     const double dropout = is_training() ? attn_drop_ : 0.0;
     const std::int64_t group = heads_ / kv_heads_;
     at::Tensor out;
-    if (group > 1 && length == 1) {
+    if (sink_count_ > 0) {
+      if (!mask) mask = plain_causal ? visible_keys(q_positions, k_positions, q_real, k_real) : at::Tensor();
+      out = attend_with_sinks(q, k, v, *mask, dropout);
+    } else if (group > 1 && length == 1) {
       // One query per head (decoding): the queries of the heads that share a key
       // head attend to it together, so the cache is not copied once per head.
       if (mask && mask->dim() == 4 && mask->size(1) == heads_)
@@ -121,11 +130,35 @@ class Attention : public MixerModule {
     return visible.dim() == 3 ? visible.unsqueeze(1) : visible;
   }
 
+  // softmax over [q k^T / sqrt(hd) (+ bias), sinks] in float32 with the sink
+  // columns dropped; `mask` is boolean (visible keys), additive (ALiBi), or
+  // undefined (every key visible).
+  at::Tensor attend_with_sinks(const at::Tensor& q, at::Tensor k, at::Tensor v, const at::Tensor& mask,
+                               double dropout) const {
+    const std::int64_t group = heads_ / kv_heads_;
+    if (group > 1) {
+      k = k.repeat_interleave(group, 1);
+      v = v.repeat_interleave(group, 1);
+    }
+    at::Tensor scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-1, -2)) / std::sqrt(double(head_dim_));
+    if (mask.defined())
+      scores = mask.scalar_type() == at::kBool ? scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity())
+                                               : scores + mask.to(at::kFloat);
+    const std::int64_t keys = scores.size(-1);
+    const at::Tensor logits = sinks_.defined() ? sinks_.to(at::kFloat) : at::zeros({heads_, sink_count_}, scores.options());
+    const at::Tensor sink = logits.view({1, heads_, 1, sink_count_}).expand({scores.size(0), heads_, scores.size(2), sink_count_});
+    at::Tensor probs = at::softmax(at::cat({scores, sink}, -1), -1).narrow(-1, 0, keys);
+    if (dropout > 0.0) probs = at::dropout(probs, dropout, true);
+    return at::matmul(probs.to(v.scalar_type()), v);
+  }
+
   KeyPattern pattern_;
   std::int64_t heads_ = 0, kv_heads_ = 0, head_dim_ = 0;
   double attn_drop_ = 0.0;
   std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, o_proj_;
   std::shared_ptr<Linear> kv_down_proj_;  // MLA only; k_proj_/v_proj_ are then the up-projections
+  std::int64_t sink_count_ = 0;           // attention sinks per head
+  at::Tensor sinks_;                      // [H, n] when they are learnable; fixed sinks are logits 0
 };
 
 void register_modules(ModuleRegistrar& registrar) {

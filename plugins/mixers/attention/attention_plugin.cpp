@@ -5,7 +5,8 @@
 //   q_proj [H*hd, d]   k_proj, v_proj [KV*hd, d]   o_proj [d, H*hd]
 //   MLA instead of k_proj/v_proj: kv_down_proj [L, d], k_up_proj, v_up_proj [KV*hd, L]
 //   q/k/v (or q/k_up/v_up) carry biases when qkv_bias is true; o_proj never does.
-// Init: weights normal(init_std), o_proj normal(init_std / sqrt(2 * n_layers)), biases zeros.
+//   sinks [H, n] with attention_sinks {n_per_head: n, learnable: true}
+// Init: weights normal(init_std), o_proj normal(init_std / sqrt(2 * n_layers)), biases and sinks zeros.
 //
 // Module (attention_module.cpp): queries and keys are rotated by the model's
 // positional module (RoPE or identity), GQA/MQA repeat each K/V head for
@@ -13,6 +14,11 @@
 // k_pos <= q_pos and, with a window w, q_pos - k_pos < w (dilated: and the
 // distance is a multiple of window_dilation; nsa: or, beyond the window, a
 // multiple of window_dilation, default 4). ALiBi adds its bias to the scores.
+// Attention sinks: each head's n sink logits join the softmax of every query
+// (as keys whose value is zero): probabilities are softmax over [scores, sinks]
+// with the sink columns dropped, so a query may attend to nothing. Learnable
+// sinks are the parameter `sinks`; fixed ones are logits 0 (softmax plus n in
+// the denominator).
 // The KV cache holds rotated keys and values; with a window (not nsa) it keeps
 // only the newest w - 1, all a later query can see.
 // Padding (docs/PADDING.md): positions may differ per row; padding keys are
@@ -49,6 +55,8 @@ std::int64_t count_attention(const BlockContext& ctx) {
     total += 2 * d * kv_width;  // k_proj, v_proj
   }
   if (bias) total += q_width + 2 * kv_width;
+  if (ctx.is_set("attention_sinks") && ctx.params.at("attention_sinks").at("learnable").get<bool>())
+    total += heads * Count(ctx.params.at("attention_sinks").at("n_per_head").get<std::int64_t>());  // sinks
   return total.value();
 }
 
@@ -106,10 +114,15 @@ void register_blocks(eulerstack::Registrar& registry) {
           "stride k of the dilated / nsa patterns (default 1 for dilated, 4 for nsa)"),
       param::integer("latent_dim", std::nullopt).above(0).or_null().labels_block().describe(
           "MLA: keys and values are up-projected from one shared latent of this size; null = plain projections"),
+      param::object("attention_sinks",
+                    {param::integer("n_per_head", 1).at_least(0).describe("sink logits per head"),
+                     param::boolean("learnable", true).describe(
+                         "the sink logits are parameters (sinks [n_heads, n_per_head], zero at init); false: fixed at 0")})
+          .or_null()
+          .describe("per-head sink logits that join the softmax, so a query may attend to nothing (gpt-oss, DeepSeek-V4); null = none"),
   };
   // Upstream's DeepSeek-V4 sparse-attention family (schema keys under `attention:`), not built here.
-  s.unprovided_params = {{"compression", "DeepSeek-V4 compressed sparse attention: CSA, HCA or NSA-learned"},
-                         {"attention_sinks", "DeepSeek-V4 per-head learnable attention sinks"}};
+  s.unprovided_params = {{"compression", "DeepSeek-V4 compressed sparse attention: CSA, HCA or NSA-learned"}};
   s.count_params = count_attention;
   s.cross_check = check_attention;
   s.decode_state = attention_state;

@@ -36,9 +36,14 @@ the mask as a score_mod. Then o_proj on the heads concatenated. After the call, 
 cache (not nsa) keeps only the slots a later query can still see: the newest w - 1 keys
 without padding (copies).
 
+Attention sinks (attention_sinks {n_per_head: n, learnable}): each head's n sink logits
+(the parameter sinks [H, n], or zeros when not learnable) join every query's softmax and
+their columns are dropped, computed as "eager" under every attn_implementation (no fused
+kernel takes them); a layer with sinks declares no tensor-parallel split.
+
 Init (each projection's `reset_parameters`, through torch.nn.init so that transformers'
 loading guard skips weights read from the checkpoint): weights normal(init_std), o_proj
-normal(init_std / sqrt(2 * max(n_layers, 1))), biases zero.
+normal(init_std / sqrt(2 * max(n_layers, 1))), biases and sinks zero.
 
 A twin imports only torch, the standard library and the SDK module beside it
 (transformers' remote code).
@@ -206,8 +211,10 @@ class AttentionCache:
 # --- attention_module.cpp -------------------------------------------------------------------
 
 
-def _eager_attention(q, k, v, mask, causal: bool, dropout: float, training: bool) -> torch.Tensor:
-    """The textbook computation (attn_implementation="eager"): scores in float32, softmax, dropout, values."""
+def _eager_attention(q, k, v, mask, causal: bool, dropout: float, training: bool,
+                     sinks: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The textbook computation (attn_implementation="eager"): scores in float32, softmax, dropout, values.
+    With `sinks` [H, n], the sink logits join each query's softmax and their columns are dropped."""
     scores = torch.matmul(q.to(torch.float32), k.to(torch.float32).transpose(-1, -2)) / math.sqrt(q.size(-1))
     if causal:
         Tq, Tk = q.size(2), k.size(2)
@@ -215,7 +222,13 @@ def _eager_attention(q, k, v, mask, causal: bool, dropout: float, training: bool
     if mask is not None:
         scores = (scores.masked_fill(mask.logical_not(), float("-inf")) if mask.dtype == torch.bool
                   else scores + mask.to(torch.float32))
-    probs = F.dropout(torch.softmax(scores, -1), dropout, training)
+    if sinks is None:
+        probs = torch.softmax(scores, -1)
+    else:
+        keys = scores.size(-1)
+        sink = sinks.to(torch.float32).view(1, sinks.size(0), 1, -1).expand(scores.size(0), -1, scores.size(2), -1)
+        probs = torch.softmax(torch.cat((scores, sink), -1), -1)[..., :keys]
+    probs = F.dropout(probs, dropout, training)
     return torch.matmul(probs.to(v.dtype), v)
 
 
@@ -255,12 +268,32 @@ class Attention(nn.Module):
             self.v_proj = Linear(d, kv_width, bias, std)
         depth = float(max(int(ctx.n_layers), 1))
         self.o_proj = Linear(q_width, d, False, std / math.sqrt(2.0 * depth))
+        sinks = params.get("attention_sinks")
+        self.sink_count = int(sinks["n_per_head"]) if isinstance(sinks, dict) else 0
+        self.learnable_sinks = self.sink_count > 0 and bool(sinks["learnable"])
+        if self.learnable_sinks:
+            self.sinks = nn.Parameter(torch.empty(heads, self.sink_count))
+            self.reset_parameters()
         # transformers' tensor parallelism (tp_plan="auto"): heads split over the ranks, o_proj summing them. A
         # single key/value head (MQA) cannot be split: every rank keeps it whole for its share of the queries.
+        # Sinks belong to every head: a layer with sinks stays whole.
         split = ["q_proj"]
         if kv_heads > 1:
             split += ["k_up_proj", "v_up_proj"] if self.latent_dim is not None else ["k_proj", "v_proj"]
-        self.tensor_parallel_plan = dict({name: "colwise" for name in split}, o_proj="rowwise")
+        self.tensor_parallel_plan = ({} if self.sink_count else
+                                     dict({name: "colwise" for name in split}, o_proj="rowwise"))
+
+    def reset_parameters(self) -> None:
+        """The sinks' init rule: zeros (through torch.nn.init: transformers skips tensors it loaded)."""
+        if self.learnable_sinks:
+            torch.nn.init.zeros_(self.sinks)
+
+    def _sink_logits(self, like: torch.Tensor) -> Optional[torch.Tensor]:
+        if not self.sink_count:
+            return None
+        if self.learnable_sinks:
+            return self.sinks
+        return torch.zeros((self.n_heads, self.sink_count), dtype=torch.float32, device=like.device)
 
     def new_cache(self) -> AttentionCache:
         return AttentionCache()
@@ -328,6 +361,9 @@ class Attention(nn.Module):
         q [B, H, Tq, hd], k and v [B, KV, Tk, hd]; visible [Tq, Tk] / [B, Tq, Tk] or None (causal or all)."""
         dropout = self.attn_drop if self.training else 0.0
         implementation = self.attention_implementation
+        sinks = self._sink_logits(q)
+        if sinks is not None:
+            implementation = "eager"  # no fused kernel takes sinks: every implementation computes them so
         if implementation == "flex_attention":
             return self._flex(q, k, v, visible, bias, causal, dropout)
         if k.size(1) != q.size(1):
@@ -345,7 +381,7 @@ class Attention(nn.Module):
             else:
                 mask = visible
         if implementation == "eager":
-            return _eager_attention(q, k, v, mask, causal, dropout, self.training)
+            return _eager_attention(q, k, v, mask, causal, dropout, self.training, sinks)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
 
     def _flex(self, q, k, v, visible, bias, causal, dropout):
@@ -372,9 +408,10 @@ class Attention(nn.Module):
         return flex_attention(q, k, v, score_mod=score_mod, enable_gqa=k.size(1) != q.size(1))
 
     def extra_repr(self) -> str:
-        return "heads=%d, kv_heads=%d, head_dim=%d, latent_dim=%s, window=%s, mode=%s, stride=%d, attn_drop=%g" % (
-            self.n_heads, self.n_kv_heads, self.head_dim, self.latent_dim, self.pattern.window, self.pattern.mode,
-            self.pattern.stride, self.attn_drop)
+        return ("heads=%d, kv_heads=%d, head_dim=%d, latent_dim=%s, window=%s, mode=%s, stride=%d, attn_drop=%g, "
+                "sinks=%d%s" % (self.n_heads, self.n_kv_heads, self.head_dim, self.latent_dim, self.pattern.window,
+                                self.pattern.mode, self.pattern.stride, self.attn_drop, self.sink_count,
+                                " learnable" if self.learnable_sinks else ""))
 
 
 def register(registrar) -> None:

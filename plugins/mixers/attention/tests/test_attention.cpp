@@ -47,7 +47,7 @@ double relative_diff(const at::Tensor& a, const at::Tensor& b) {
 using Visible = std::function<bool(std::int64_t query, std::int64_t key)>;
 
 at::Tensor reference(MixerModule& mixer, PositionalModule& positional, const at::Tensor& x, const Visible& visible,
-                     std::int64_t heads = 4, std::int64_t kv_heads = 2) {
+                     std::int64_t heads = 4, std::int64_t kv_heads = 2, const at::Tensor& sinks = {}) {
   auto p = mixer.named_parameters();
   auto linear = [&](const at::Tensor& in, const std::string& name) {
     const auto bias = p.find(name + ".bias");
@@ -71,7 +71,14 @@ at::Tensor reference(MixerModule& mixer, PositionalModule& positional, const at:
   for (std::int64_t i = 0; i < length; ++i)
     for (std::int64_t j = 0; j < length; ++j) mask[i][j] = !visible(i, j);
   scores = scores.masked_fill(mask, -INFINITY);
-  const auto out = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({batch, length, heads * head_dim});
+  at::Tensor probs;
+  if (sinks.defined()) {  // the sink logits join each query's softmax, their columns dropped
+    const auto sink = sinks.to(at::kDouble).view({1, heads, 1, -1}).expand({batch, heads, length, sinks.size(1)});
+    probs = at::softmax(at::cat({scores, sink}, -1), -1).narrow(-1, 0, length);
+  } else {
+    probs = at::softmax(scores, -1);
+  }
+  const auto out = at::matmul(probs, v).transpose(1, 2).reshape({batch, length, heads * head_dim});
   return linear(out, "o_proj");
 }
 
@@ -367,6 +374,8 @@ TEST_CASE("attention: left, right and middle padding change nothing at the real 
       {"alibi", Json::object(), kModel},
       {"alibi", {{"window", 4}}, kModel},
       {"none", Json::object(), rt::model_section({{"n_kv_heads", 1}})},  // MQA: the grouped decode path
+      {"rope", {{"attention_sinks", {{"n_per_head", 2}, {"learnable", true}}}}, kModel},
+      {"alibi", {{"window", 4}, {"attention_sinks", {{"n_per_head", 1}, {"learnable", false}}}}, kModel},
   };
   for (const auto& c : cases) {
     CAPTURE(c.positional);
@@ -409,4 +418,64 @@ TEST_CASE("attention: a windowed cache keeps the oldest slot any row can still s
   };
   CHECK(cached_after(6) == 2);  // left padding: row 0 sees slots 6 and 7 too
   CHECK(cached_after(0) == 8);  // right padding: row 0 still sees slots 0 and 1, which hold the cache back
+}
+
+TEST_CASE("attention sinks: learnable sinks are a zero-initialised [H, n] parameter counted by the formula") {
+  const Json params = {{"attention_sinks", {{"n_per_head", 3}, {"learnable", true}}}};
+  auto mixer = rt::make_mixer(kModel, "attention", params);
+  const auto p = mixer->named_parameters();
+  REQUIRE(p.contains("sinks"));
+  CHECK(p["sinks"].sizes().vec() == std::vector<std::int64_t>{4, 3});
+  eulerstack::initialize_parameters(*mixer, 7);
+  CHECK(p["sinks"].abs().max().item<double>() == 0.0);
+  auto count = [](const Json& block_params) {
+    return rt::formula_count(BlockKind::Mixer, kModel, rt::block_ir(BlockKind::Mixer, "attention", block_params));
+  };
+  CHECK(rt::parameter_count(*mixer) == count(params));
+  CHECK(rt::parameter_count(*mixer) == rt::parameter_count(*rt::make_mixer(kModel, "attention")) + 4 * 3);
+  // Fixed sinks add no parameter.
+  const Json fixed = {{"attention_sinks", {{"n_per_head", 3}, {"learnable", false}}}};
+  CHECK_FALSE(rt::make_mixer(kModel, "attention", fixed)->named_parameters().contains("sinks"));
+  CHECK(count(fixed) == count(Json::object()));
+}
+
+TEST_CASE("attention sinks: the sink logits join the softmax (reference), for every positional scheme") {
+  for (const char* scheme : {"rope", "alibi", "none"}) {
+    CAPTURE(scheme);
+    auto positional = rt::make_positional(kModel, scheme);
+    auto learnable = rt::make_mixer(kModel, "attention", {{"attention_sinks", {{"n_per_head", 2}, {"learnable", true}}}});
+    auto sinks = learnable->named_parameters()["sinks"];
+    sinks.data().copy_(random({4, 2}, 5));
+    const auto x = random({2, 9, 64}, 6);
+    CHECK(relative_diff(run(*learnable, *positional, x), reference(*learnable, *positional, x, kCausal, 4, 2, sinks)) <
+          1e-5);
+    auto fixed = rt::make_mixer(kModel, "attention", {{"attention_sinks", {{"n_per_head", 3}, {"learnable", false}}}});
+    CHECK(relative_diff(run(*fixed, *positional, x),
+                        reference(*fixed, *positional, x, kCausal, 4, 2, at::zeros({4, 3}, at::kDouble))) < 1e-5);
+  }
+}
+
+TEST_CASE("attention sinks: a dominant sink lets a query attend to nothing; a vanishing one changes nothing") {
+  auto rope = rt::make_positional(kModel, "rope");
+  auto mixer = rt::make_mixer(kModel, "attention", {{"attention_sinks", {{"n_per_head", 1}, {"learnable", true}}}});
+  auto plain = rt::make_mixer(kModel, "attention");
+  for (const auto& item : plain->named_parameters()) item.value().data().copy_(mixer->named_parameters()[item.key()]);
+  const auto x = random({1, 6, 64}, 8);
+  auto sinks = mixer->named_parameters()["sinks"];
+  sinks.data().fill_(-1e4);
+  CHECK(relative_diff(run(*mixer, *rope, x), run(*plain, *rope, x)) < 1e-6);
+  sinks.data().fill_(1e4);
+  CHECK(run(*mixer, *rope, x).abs().max().item<double>() < 1e-6);
+}
+
+TEST_CASE("attention sinks: prefill + steps equal the full forward, global and windowed") {
+  auto rope = rt::make_positional(kModel, "rope");
+  for (const Json& extra : {Json::object(), Json{{"window", 4}}}) {
+    Json params = extra;
+    params["attention_sinks"] = {{"n_per_head", 2}, {"learnable", true}};
+    auto mixer = rt::make_mixer(kModel, "attention", params);
+    mixer->named_parameters()["sinks"].data().copy_(random({4, 2}, 9));
+    check_decoding(*mixer, *rope, 13, 5);
+    check_decoding(*mixer, *rope, 13, 4, 3);
+  }
 }

@@ -30,7 +30,8 @@ positional_twin = load_twin(POSITIONAL_TWIN)
 
 # The documented defaults (attention_plugin.cpp; positional_plugin.cpp's are twin_support's).
 DEFAULTS = {"qkv_bias": False, "attn_drop": 0.0, "window": None, "window_mode": "standard",
-            "window_dilation": None, "latent_dim": None}
+            "window_dilation": None, "latent_dim": None, "attention_sinks": None}
+SINKS = {"n_per_head": 2, "learnable": True}
 
 REGISTRY = ModuleRegistrar("mixer", "positional")
 twin.register(REGISTRY)
@@ -66,6 +67,9 @@ def formula_count(model, params):
         total += 2 * d * kv_width  # k_proj, v_proj
     if params.get("qkv_bias"):
         total += q_width + 2 * kv_width
+    sinks = params.get("attention_sinks")
+    if sinks and sinks["learnable"]:
+        total += heads * sinks["n_per_head"]  # sinks
     return total
 
 
@@ -102,7 +106,13 @@ def reference(mixer, pos, x, visible, offset=0):
         scores = scores + bias.double()
     hidden = torch.tensor([[not visible(offset + i, offset + j) for j in range(length)] for i in range(length)])
     scores = scores.masked_fill(hidden, float("-inf"))
-    out = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(batch, length, heads * hd)
+    if mixer.sink_count:  # the sink logits join each query's softmax, their columns dropped
+        sinks = p["sinks"] if "sinks" in p else torch.zeros(heads, mixer.sink_count, dtype=torch.float64)
+        sink = sinks.view(1, heads, 1, -1).expand(batch, heads, length, -1)
+        probs = torch.softmax(torch.cat((scores, sink), -1), -1)[..., :length]
+    else:
+        probs = torch.softmax(scores, -1)
+    out = (probs @ v).transpose(1, 2).reshape(batch, length, heads * hd)
     return linear(out, "o_proj")
 
 
@@ -147,6 +157,8 @@ WIDE = model_section(d_model=96, n_heads=6, n_kv_heads=3)
     (MHA, {"latent_dim": 16, "qkv_bias": True}),
     (WIDE, {"latent_dim": 48, "window": 16}),
     (model_section(d_model=72, n_heads=8, n_kv_heads=2), {"qkv_bias": True}),  # d not a multiple of heads * hd
+    (model_section(), {"attention_sinks": {"n_per_head": 3, "learnable": True}}),
+    (model_section(), {"attention_sinks": {"n_per_head": 3, "learnable": False}}),
 ])
 def test_parameter_count_equals_the_plugin_formula(model, params):
     mixer = attention(params, model)
@@ -639,3 +651,69 @@ def test_blocks_pickle():
     rope = positional("rope")
     x = random((1, 5, 64), 1)
     assert torch.equal(clone(x, positions(0, 5), rope), mixer(x, positions(0, 5), rope))
+
+
+# --- attention sinks ---------------------------------------------------------------------------
+
+
+def with_sinks(params=None, seed=5, **sinks):
+    mixer = attention(dict(params or {}, attention_sinks=dict(SINKS, **sinks)))
+    if mixer.learnable_sinks:
+        with torch.no_grad():
+            mixer.sinks.copy_(random(tuple(mixer.sinks.shape), seed))
+    return mixer
+
+
+def test_learnable_sinks_are_a_zero_initialised_h_by_n_parameter():
+    mixer = attention({"attention_sinks": SINKS})
+    assert tuple(mixer.sinks.shape) == (4, 2) and not mixer.sinks.any()
+    assert "sinks" in dict(mixer.named_parameters()) and dict(mixer.named_buffers()) == {}
+    assert "sinks" not in dict(attention({"attention_sinks": dict(SINKS, learnable=False)}).named_parameters())
+    assert mixer.tensor_parallel_plan == {}  # every head's sinks: the layer stays whole
+
+
+@pytest.mark.parametrize("scheme", ["rope", "alibi", "none"])
+@pytest.mark.parametrize("learnable", [True, False])
+def test_sinks_join_the_softmax_as_the_reference_says(scheme, learnable):
+    pos = positional(scheme)
+    mixer = with_sinks(learnable=learnable)
+    sharpen(mixer, 3.0)
+    x = random((2, 9, 64), 6)
+    assert relative_diff(run(mixer, pos, x), reference(mixer, pos, x, causal)) < 1e-5
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager", "flex_attention"])
+def test_every_attention_implementation_computes_the_sinks(implementation):
+    pos = positional("rope")
+    mixer = with_sinks()
+    x = random((2, 7, 64), 3)
+    expected = run(mixer, pos, x)
+    mixer.attention_implementation = implementation
+    assert relative_diff(run(mixer, pos, x), expected) < 1e-6
+
+
+def test_a_dominant_sink_attends_to_nothing_and_a_vanishing_one_changes_nothing():
+    pos = positional("rope")
+    mixer = with_sinks(n_per_head=1)
+    plain = attention()
+    plain.load_state_dict({k: v for k, v in mixer.state_dict().items() if k != "sinks"})
+    x = random((1, 6, 64), 8)
+    with torch.no_grad():
+        mixer.sinks.fill_(-1e4)
+        assert relative_diff(run(mixer, pos, x), run(plain, pos, x)) < 1e-6
+        mixer.sinks.fill_(1e4)
+        assert run(mixer, pos, x).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("params", [{}, {"window": 4}])
+def test_sinks_prefill_plus_steps_equal_the_full_forward(params):
+    pos = positional("rope")
+    mixer = with_sinks(params)
+    check_decoding(mixer, pos, 13, 5)
+    check_decoding(mixer, pos, 13, 4, 3)
+
+
+def test_sinks_get_gradients():
+    mixer = with_sinks()
+    run(mixer, positional("rope"), random((2, 5, 64), 2)).square().sum().backward()
+    assert mixer.sinks.grad is not None and mixer.sinks.grad.abs().sum() > 0

@@ -19,7 +19,8 @@ SpecDocument spec_of_ir(const Json& ir, const Registry& registry, std::string fi
 
 // JSON Pointer of the first difference between a stored IR and the IR its spec
 // compiles to, ignoring `let` (already substituted), plugin versions and the
-// derived parameter counts (`params`); nullopt when equal.
+// derived parameter counts (`params`), and block parameters the stored IR
+// lacks (added since the export: the compile gives their defaults); nullopt when equal.
 std::optional<std::string> ir_difference(const Json& stored, const Json& compiled);
 
 }  // namespace eulerstack::spec
