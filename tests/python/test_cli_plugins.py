@@ -7,6 +7,7 @@ EXPECTED_BLOCKS = {
     "hyena": {("mixer", "hyena")},
     "mamba": {("mixer", "mamba")},
     "retnet": {("mixer", "retnet")},
+    "ttt": {("mixer", "ttt_layer")},
     "ffn": {("ffn", "mlp"), ("ffn", "gated_mlp")},
     "moe": {("ffn", "moe"), ("router", "softmax"), ("router", "sigmoid")},
     "positional": {("positional", "rope"), ("positional", "alibi"), ("positional", "learned"), ("positional", "none")},
@@ -106,7 +107,7 @@ def test_schema_lists_core_sections_and_every_block(cli):
     d_model = next(p for p in schema["core"]["model"] if p["name"] == "d_model")
     assert d_model["required"] is True and d_model["type"] == "int"
     names = {kind: {b["name"] for b in blocks} for kind, blocks in schema["blocks"].items()}
-    assert names == {"mixer": {"attention", "hyena", "mamba", "retnet"}, "ffn": {"mlp", "gated_mlp", "moe"},
+    assert names == {"mixer": {"attention", "hyena", "mamba", "retnet", "ttt_layer"}, "ffn": {"mlp", "gated_mlp", "moe"},
                      "router": {"softmax", "sigmoid"}, "positional": {"rope", "alibi", "learned", "none"}}
     text = cli("schema").stdout
     assert text.startswith("schema_version: 1\n\nmodel:\n")

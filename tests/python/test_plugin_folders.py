@@ -23,7 +23,7 @@ def test_the_list_is_the_plugin_folders():
     declared = sorted(p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "plugins").rglob("meson.build")
                       if p.parent != ROOT / "plugins")
     assert sorted(p["folder"] for p in PLUGINS.values()) == declared
-    assert {"attention", "hyena", "mamba", "retnet", "ffn", "moe", "positional"} == set(PLUGINS)
+    assert {"attention", "hyena", "mamba", "retnet", "ttt", "ffn", "moe", "positional"} == set(PLUGINS)
 
 
 @pytest.mark.parametrize("name", sorted(PLUGINS))

@@ -22,6 +22,7 @@ import test_twin_attention as attention_tests  # noqa: E402
 import test_twin_ffn_moe as ffn_tests  # noqa: E402
 import test_twin_mamba as mamba_tests  # noqa: E402
 import test_twin_retnet as retnet_tests  # noqa: E402
+import test_twin_ttt as ttt_tests  # noqa: E402
 
 D = 64
 
@@ -38,6 +39,8 @@ MIXERS = {
     "mamba2": lambda: mamba_tests.twin.make_mamba(mamba_tests.context({"head_dim": 16, "d_state": 8,
                                                                         "chunk_size": 2})),
     "mamba1": lambda: mamba_tests.twin.make_mamba(mamba_tests.context({"variant": "mamba1", "d_state": 8})),
+    "ttt_mlp_sgd": partial(ttt_tests.ttt, "mlp", "sgd", 0.05),
+    "ttt_linear_adamw": partial(ttt_tests.ttt, "linear", "adamw", 0.02, 2),
 }
 
 FFNS = {

@@ -53,6 +53,7 @@ class Linear : public BlockModule {
          InitRule bias_rule = init::zeros());
   at::Tensor forward(const at::Tensor& x) const;
   const at::Tensor& weight() const { return weight_; }
+  const at::Tensor& bias() const { return bias_; }  // undefined without a bias
 
  private:
   at::Tensor weight_;
