@@ -76,10 +76,10 @@ def test_json_report_shape(cli, tmp_path):
 
 
 def test_unknown_block_type_is_not_provided_by_any_plugin(cli, tmp_path):
-    text = VALID.replace("mixer: {type: attention}", "mixer: {type: ttt_layer}")
+    text = VALID.replace("mixer: {type: attention}", "mixer: {type: branched}")
     result = cli("validate", write(tmp_path, text))
     assert result.returncode == 1
-    assert "no mixer named 'ttt_layer' is provided by any loaded plugin" in result.stderr
+    assert "no mixer named 'branched' is provided by any loaded plugin" in result.stderr
     assert "known mixer types from plugin 'mamba': mamba" in result.stderr
 
 

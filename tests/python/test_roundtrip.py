@@ -27,7 +27,7 @@ N_SPECS = 200
 # Documented defaults (plugins/*_plugin.cpp, core/torch_free/src/spec/core_schema.cpp).
 MIXER_DEFAULTS = {
     "attention": {"qkv_bias": False, "attn_drop": 0.0, "window": None, "window_mode": "standard",
-                  "window_dilation": None, "latent_dim": None},
+                  "window_dilation": None, "latent_dim": None, "attention_sinks": None},
     "mamba": {"variant": "mamba2", "d_state": 64, "d_conv": 4, "expand": 2, "head_dim": 64, "n_groups": 1,
               "chunk_size": 256},
     "retnet": {"chunkwise": True, "chunk_size": 64, "rope": True, "value_factor": 1},
@@ -170,6 +170,8 @@ class Gen:
             if maybe(rng, 0.25):
                 lo, hi = max(1, self.d_model // 16), min(3 * self.d_model // 4, self.d_model - 1)
                 explicit["latent_dim"] = rng.randint(lo, hi)
+            if maybe(rng, 0.2):
+                explicit["attention_sinks"] = {"n_per_head": rng.randint(0, 4), "learnable": maybe(rng)}
         elif kind == "mamba":
             variant = rng.choice(["mamba1", "mamba2"])
             if variant == "mamba1" or maybe(rng):
@@ -314,6 +316,8 @@ def count_mixer(mixer, g):
     if mixer["type"] == "attention":
         total = 2 * d * q
         total += d * p["latent_dim"] + 2 * p["latent_dim"] * kv if p["latent_dim"] is not None else 2 * d * kv
+        sinks = p["attention_sinks"]
+        total += g.n_heads * sinks["n_per_head"] if sinks and sinks["learnable"] else 0
         return total + (q + 2 * kv if p["qkv_bias"] else 0)
     if mixer["type"] == "retnet":
         v = p["value_factor"] * d
