@@ -21,7 +21,16 @@ seed() {  # TARGET DIR
   case $target in
     fuzz_spec)
       cp "$root"/presets/*.yml "$dir"/
-      for f in "$root"/tests/specs/*/*.yml; do cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"; done ;;
+      for f in "$root"/tests/specs/*/*.yml; do cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"; done
+      # each built-in plugin's own cases (build/plugins/builtin_plugins.json names the folders)
+      if [[ -f $root/build/plugins/builtin_plugins.json ]]; then
+        while read -r folder; do
+          for f in "$root/$folder"/tests/specs/*/*.yml; do
+            [[ -f $f ]] && cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"
+          done
+        done < <(python3 -c 'import json, sys
+for p in json.load(open(sys.argv[1]))["plugins"]: print(p["folder"])' "$root/build/plugins/builtin_plugins.json")
+      fi ;;
     fuzz_bundle_manifest)
       for f in "$root"/build/plugins/bundle.json "$root"/tests/fuzz_seeds/bundle_manifest/*.json; do
         [[ -f $f ]] && cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"
