@@ -3,13 +3,12 @@
 # imported beside it in an export, in the installed package and in tests. Only torch and the standard
 # library: transformers refuses other imports in remote code.
 #
-# The C++ counterparts: eulerstack/runtime/block_module.hpp (Linear and its init rules) and
-# eulerstack/runtime/feed_forward.hpp (the activations and the dense feed-forward network).
+# The C++ counterpart: eulerstack/runtime/block_module.hpp (Linear and its init rules). Nothing here names a
+# block type: what one block shares with another stays in its plugin.
 import math
-from typing import Callable, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -41,45 +40,6 @@ def output_std(ctx) -> float:
 def loaded(tensor: torch.Tensor) -> bool:
     """Whether transformers marked the tensor as read from the checkpoint (its init must leave it alone)."""
     return bool(getattr(tensor, "_is_hf_initialized", False))
-
-
-def _gelu(x: torch.Tensor) -> torch.Tensor:
-    return F.gelu(x, approximate="none")  # exact (erf) GELU, as at::gelu(x, "none")
-
-
-# Module-level functions, not lambdas, so that the blocks stay picklable.
-_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "gelu": _gelu,
-    "relu": F.relu,
-    "swiglu": F.silu,  # swiglu names the SiLU; the gating is the network's
-}
-
-
-def activation_named(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """"gelu" (exact, erf form), "relu", "swiglu" (SiLU; the gate of SwiGLU)."""
-    if name not in _ACTIVATIONS:
-        raise ValueError("unknown activation '%s'" % name)
-    return _ACTIVATIONS[name]
-
-
-class FeedForward(nn.Module):
-    """The dense feed-forward network: gated, down_proj(act(gate_proj(x)) * up_proj(x)); otherwise
-    down_proj(act(up_proj(x))). gate_proj and up_proj normal(init_std), down_proj normal(output_std)."""
-
-    def __init__(self, width: int, hidden: int, gated: bool, bias: bool, activation: str, ctx) -> None:
-        super().__init__()
-        self.activation = str(activation)
-        self._act = activation_named(self.activation)
-        self.gated = bool(gated)
-        if self.gated:
-            self.gate_proj = Linear(width, hidden, bias, ctx.init_std)
-        self.up_proj = Linear(width, hidden, bias, ctx.init_std)
-        self.down_proj = Linear(hidden, width, bias, output_std(ctx))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., width] -> [..., width]
-        if self.gated:
-            return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x))
-        return self.down_proj(self._act(self.up_proj(x)))
 
 
 # --- padding (docs/PADDING.md) -----------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The Python twin of the ffn plugin: the `mlp` and `gated_mlp` FFN blocks.
 
-Mirrors plugins/ffn/ffn_modules.cpp: both are the SDK's FeedForward
-(eulerstack_sdk.py, eulerstack/runtime/feed_forward.hpp) with the same parameter
-names and shapes (HF convention, under `ffn.`), the same math and init:
+Mirrors plugins/ffn/ffn_modules.cpp: both are FeedForward (feed_forward.hpp)
+with the same parameter names and shapes (HF convention, under `ffn.`), the same
+math and init:
 
     mlp:       down_proj(act(up_proj(x)))                  up_proj [f, d], down_proj [d, f]
     gated_mlp: down_proj(act(gate_proj(x)) * up_proj(x))   gate_proj [f, d] as well
@@ -15,11 +15,52 @@ A twin imports only torch, the standard library and the SDK module beside it
 (transformers' remote code).
 """
 
-from typing import Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from .eulerstack_sdk import FeedForward
+from .eulerstack_sdk import Linear, output_std
+
+
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="none")  # exact (erf) GELU, as at::gelu(x, "none")
+
+
+# Module-level functions, not lambdas, so that the blocks stay picklable.
+_ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": _gelu,
+    "relu": F.relu,
+    "swiglu": F.silu,  # swiglu names the SiLU; the gating is the network's
+}
+
+
+def activation_named(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """"gelu" (exact, erf form), "relu", "swiglu" (SiLU; the gate of SwiGLU)."""
+    if name not in _ACTIVATIONS:
+        raise ValueError("unknown activation '%s'" % name)
+    return _ACTIVATIONS[name]
+
+
+class FeedForward(nn.Module):
+    """The dense feed-forward network: gated, down_proj(act(gate_proj(x)) * up_proj(x)); otherwise
+    down_proj(act(up_proj(x))). gate_proj and up_proj normal(init_std), down_proj normal(output_std)."""
+
+    def __init__(self, width: int, hidden: int, gated: bool, bias: bool, activation: str, ctx) -> None:
+        super().__init__()
+        self.activation = str(activation)
+        self._act = activation_named(self.activation)
+        self.gated = bool(gated)
+        if self.gated:
+            self.gate_proj = Linear(width, hidden, bias, ctx.init_std)
+        self.up_proj = Linear(width, hidden, bias, ctx.init_std)
+        self.down_proj = Linear(hidden, width, bias, output_std(ctx))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., width] -> [..., width]
+        if self.gated:
+            return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self._act(self.up_proj(x)))
 
 
 class Mlp(FeedForward):

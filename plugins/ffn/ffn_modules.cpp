@@ -1,14 +1,14 @@
 // The LibTorch half of the ffn plugin (libeulerstack_ffn.modules.so): mlp and
-// gated_mlp are the SDK's FeedForward (eulerstack/runtime/feed_forward.hpp)
+// gated_mlp are FeedForward (feed_forward.hpp, which the moe plugin's experts share)
 // with hidden width mlp_ratio * d_model; a padding token needs nothing, each
 // token is computed on its own.
 
-#include "eulerstack/runtime/feed_forward.hpp"
 #include "eulerstack/runtime/module_catalog.hpp"
+#include "feed_forward.hpp"
 
 namespace {
 
-using eulerstack::FeedForward;
+using eulerstack::ffn::FeedForward;
 using eulerstack::FfnInput;
 using eulerstack::FfnOutput;
 using eulerstack::ModuleContext;

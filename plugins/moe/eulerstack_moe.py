@@ -48,19 +48,43 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from .eulerstack_sdk import FeedForward
+from .eulerstack_sdk import Linear, output_std
 
 
 # --- experts ----------------------------------------------------------------------
 
 
-class Expert(FeedForward):
-    """One expert: the SDK's FeedForward, as the ffn plugin's mlp or gated_mlp (expert_type)."""
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="none")  # exact (erf) GELU, as at::gelu(x, "none")
+
+
+_ACTIVATIONS = {"gelu": _gelu, "relu": F.relu, "swiglu": F.silu}
+
+
+class Expert(nn.Module):
+    """One expert: the ffn plugin's network (plugins/ffn/feed_forward.hpp, which the C++ experts include), as its
+    mlp or gated_mlp (expert_type). A twin cannot import another plugin's twin (an export carries only the twins
+    its model uses), so the few lines are restated here; test_twin_ffn_moe.py holds them equal."""
 
     def __init__(self, ctx) -> None:
+        super().__init__()
         d = int(ctx.model["d_model"])
-        super().__init__(d, int(ctx.model["mlp_ratio"]) * d, str(ctx.params["expert_type"]) == "gated_mlp",
-                         bool(ctx.params["bias"]), str(ctx.params["activation"]), ctx)
+        f = int(ctx.model["mlp_ratio"]) * d
+        bias = bool(ctx.params["bias"])
+        self.activation = str(ctx.params["activation"])
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError("unknown activation '%s'" % self.activation)
+        self._act = _ACTIVATIONS[self.activation]
+        self.gated = str(ctx.params["expert_type"]) == "gated_mlp"
+        if self.gated:
+            self.gate_proj = Linear(d, f, bias, ctx.init_std)
+        self.up_proj = Linear(d, f, bias, ctx.init_std)
+        self.down_proj = Linear(f, d, bias, output_std(ctx))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [n, d] -> [n, d]
+        if self.gated:
+            return self.down_proj(self._act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self._act(self.up_proj(x)))
 
 
 # --- routers ----------------------------------------------------------------------

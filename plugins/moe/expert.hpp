@@ -1,10 +1,10 @@
 #pragma once
-// One expert: the SDK's FeedForward (the ffn plugin's mlp or gated_mlp, by
+// One expert: the ffn plugin's FeedForward (its mlp or gated_mlp, by
 // expert_type), with the same parameter names and init.
 
 #include <memory>
 
-#include "eulerstack/runtime/feed_forward.hpp"
+#include "../ffn/feed_forward.hpp"
 
 namespace eulerstack::moe {
 
@@ -14,7 +14,7 @@ class Expert final : public BlockModule {
   at::Tensor forward(const at::Tensor& x) const { return net_.forward(x); }  // [n, d] -> [n, d]
 
  private:
-  FeedForward net_;
+  ffn::FeedForward net_;
 };
 
 }  // namespace eulerstack::moe
